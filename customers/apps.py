@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CustomersConfig(AppConfig):
+    name = "customers"
+    verbose_name = _("Customers")
+
+    def ready(self) -> None:
+        from org import scoping
+
+        from .models import Customer, CustomerGroupObjectPermission, CustomerUserObjectPermission
+
+        scoping.register(
+            Customer,
+            branch_field="home_branch",
+            owner_field="primary_rm",
+            user_grant_model=CustomerUserObjectPermission,
+            group_grant_model=CustomerGroupObjectPermission,
+        )

@@ -1,0 +1,1 @@
+"""Campaigns, consent, message templates and triggers. Not installed until it has models."""

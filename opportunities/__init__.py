@@ -1,0 +1,1 @@
+"""Leads, pipelines, opportunities and the funnel (issue 7). Not installed until it has models."""

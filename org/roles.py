@@ -1,0 +1,105 @@
+"""The roles of the bank's staff: one Group each, what kind of action each may take, and how far it sees.
+
+Global permissions say what kind of action a role may take; org/scoping.py says on which rows.
+Group names are the stable codes below (admins see the translated label).
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    RELATIONSHIP_MANAGER = "relationship_manager", _("Relationship manager")
+    BRANCH_MANAGER = "branch_manager", _("Branch manager")
+    RISK_OFFICER = "risk_officer", _("Risk officer")
+    SERVICE_AGENT = "service_agent", _("Service agent")
+    MARKETING = "marketing", _("Marketing staff")
+    OPERATIONS = "operations", _("Operations staff")
+    COMPLIANCE_AUDITOR = "compliance_auditor", _("Compliance auditor")
+    ADMINISTRATOR = "administrator", _("Administrator")
+
+
+class Reach(models.TextChoices):
+    """How far a role sees; a user with several roles gets the widest."""
+
+    OWN = "own", _("Own customers and explicit grants")
+    BRANCH = "branch", _("The home branch and everything under it")
+
+
+ROLE_REACH: dict[str, str] = {
+    Role.RELATIONSHIP_MANAGER: Reach.OWN,
+    Role.BRANCH_MANAGER: Reach.BRANCH,
+    Role.RISK_OFFICER: Reach.BRANCH,
+    Role.SERVICE_AGENT: Reach.BRANCH,
+    Role.MARKETING: Reach.BRANCH,
+    Role.OPERATIONS: Reach.BRANCH,
+    Role.COMPLIANCE_AUDITOR: Reach.BRANCH,
+    Role.ADMINISTRATOR: Reach.BRANCH,
+}
+
+# "app_label.codename" per role. Later apps add theirs in a data migration of their own through
+# sync_role_permissions(), so each app states what its roles may do next to its models.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.RELATIONSHIP_MANAGER: [
+        "customers.view_customer",
+        "customers.add_customer",
+        "customers.change_customer",
+    ],
+    Role.BRANCH_MANAGER: [
+        "customers.view_customer",
+        "customers.add_customer",
+        "customers.change_customer",
+        "customers.share_customer",
+        "org.view_user",
+    ],
+    Role.RISK_OFFICER: ["customers.view_customer"],
+    Role.SERVICE_AGENT: ["customers.view_customer"],
+    Role.MARKETING: ["customers.view_customer"],
+    Role.OPERATIONS: ["customers.view_customer"],
+    Role.COMPLIANCE_AUDITOR: ["org.view_auditentry", "customers.view_customer"],
+    Role.ADMINISTRATOR: [
+        "org.view_user",
+        "org.add_user",
+        "org.change_user",
+        "org.view_branch",
+        "org.add_branch",
+        "org.change_branch",
+        "auth.view_group",
+        "auth.change_group",
+        "reports.view_jobrun",
+        "reports.run_job",
+        "django_celery_beat.view_periodictask",
+        "django_celery_beat.change_periodictask",
+        "django_celery_beat.add_periodictask",
+        "django_celery_beat.view_crontabschedule",
+        "django_celery_beat.add_crontabschedule",
+        "django_celery_beat.change_crontabschedule",
+        "django_celery_beat.view_intervalschedule",
+        "django_celery_beat.add_intervalschedule",
+        "django_celery_beat.change_intervalschedule",
+    ],
+}
+
+# Roles whose members work in Django admin.
+STAFF_ROLES = {Role.ADMINISTRATOR}
+
+
+def sync_role_permissions(apps, role_permissions: dict[str, list[str]]) -> None:
+    """Create the role Groups and grant them the listed permissions (used by data migrations).
+
+    Permissions are normally created after all migrations run; a data migration creates the ones
+    it needs first so it can grant them on a fresh database.
+    """
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in global_apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, apps=apps)
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for role, perms in role_permissions.items():
+        group, _created = group_model.objects.get_or_create(name=str(role))
+        for dotted in perms:
+            app_label, codename = dotted.split(".", 1)
+            permission = permission_model.objects.get(content_type__app_label=app_label, codename=codename)
+            group.permissions.add(permission)

@@ -1,0 +1,44 @@
+"""Celery tasks of the job framework: thin — find or create the JobRun, then execute it."""
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from crm_site.jobs import jobrun_execute
+
+from .models import JobRun
+
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, RedisConnectionError)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+)
+def run_job(self, name: str, run_id: int | None = None, params: dict | None = None) -> int:
+    """Run the named job once per message: a redelivered message resumes its own JobRun."""
+    task_id = self.request.id or ""
+    if run_id is not None:
+        run = JobRun.objects.get(pk=run_id)
+        if not run.task_id and task_id:
+            JobRun.objects.filter(pk=run.pk, task_id="").update(task_id=task_id)
+    else:
+        run, _created = JobRun.objects.get_or_create(
+            task_id=task_id, defaults={"name": name, "params": params or {}, "trigger": JobRun.Trigger.SCHEDULE}
+        )
+    if run.status == JobRun.Status.SUCCEEDED:
+        # The message came back after the job had finished (worker lost before the ack).
+        return run.pk
+    try:
+        jobrun_execute(run=run)
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception:  # noqa: BLE001 - the JobRun carries the error; retrying would fail the same way
+        return run.pk
+    return run.pk

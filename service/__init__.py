@@ -1,0 +1,1 @@
+"""Tickets, SLA clocks, satisfaction and the knowledge base. Not installed until it has models."""
