@@ -58,6 +58,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.OPERATIONS: ["customers.view_customer"],
     Role.COMPLIANCE_AUDITOR: ["org.view_auditentry", "customers.view_customer"],
     Role.ADMINISTRATOR: [
+        "customers.view_customer",
+        "customers.change_customer",
         "org.view_user",
         "org.add_user",
         "org.change_user",

@@ -1,0 +1,58 @@
+"""Fixtures shared by every test: the demo organisation (branch tree, one user per role) and customers.
+
+Tests run against real PostgreSQL and Redis (the embedded ones unless DATABASE_URL / REDIS_URL are
+set), and worker tests against a real Celery worker process (tests/workers.py).
+"""
+
+import pytest
+from django.apps import apps as django_apps
+from django.test import Client
+
+from org.demo import seed_organisation
+from org.roles import ROLE_PERMISSIONS, sync_role_permissions
+
+from .factories import CustomerFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 at its production cost makes every demo user take ~0.4 s to create; hashing is
+    # Django's, not ours, so tests use its cheapest hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def roles(db):
+    """The role Groups. A data migration creates them; transactional tests' flush removes them."""
+    sync_role_permissions(django_apps, ROLE_PERMISSIONS)
+
+
+@pytest.fixture
+def org(roles):
+    """The demo branch tree and staff: org["rm1"], org["manager1"], … (see org/demo.py)."""
+    return seed_organisation()
+
+
+@pytest.fixture
+def customers(org):
+    """Two customers per RM; one customer in Shanghai that nobody in Beijing sees."""
+    from org.models import Branch
+
+    made = {}
+    for rm in ("rm1", "rm2", "rm3"):
+        user = org[rm]
+        made[rm] = [CustomerFactory(home_branch=user.branch, primary_rm=user) for _ in range(2)]
+    made["shanghai"] = [CustomerFactory(home_branch=Branch.objects.get(code="SH01"), primary_rm=None)]
+    return made
+
+
+@pytest.fixture
+def client_for(org):
+    """A signed-in test client for a demo user: client_for("rm1")."""
+
+    def make(username: str) -> Client:
+        client = Client()
+        client.force_login(org[username])
+        return client
+
+    return make
