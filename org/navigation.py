@@ -8,6 +8,8 @@ from typing import Any
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from .roles import Role
+
 
 @dataclass(frozen=True)
 class NavItem:
@@ -39,8 +41,20 @@ def nav_for(user: Any) -> list[dict]:
     return items
 
 
+# Roles whose work starts somewhere other than the customer list; later issues point the RM and
+# the branch manager at their workbench here.
+ROLE_HOME: list[tuple[str, str]] = [
+    (Role.COMPLIANCE_AUDITOR, "org:audit-list"),
+    (Role.ADMINISTRATOR, "reports:jobrun-list"),
+]
+
+
 def home_url_for(user: Any) -> str:
-    """The first page the user may use, in NAV_ITEMS order (auditors: the audit trail, admins: jobs)."""
+    """Where the user lands after sign-in: their role's page, else the first page they may use."""
+    role_names = set(user.groups.values_list("name", flat=True))
+    for role, url_name in ROLE_HOME:
+        if role in role_names:
+            return reverse(url_name)
     for entry in nav_for(user):
         return entry["url"]
     return reverse("org:no-access")
