@@ -74,9 +74,13 @@ def run() -> int:
             devservers.stop()
 
 
-def run_with_servers(command: list[str]) -> int:
+def run_with_servers(command: list[str], *, redis_db: int = 0) -> int:
     os.environ.setdefault("DJANGO_DEBUG", "true")
     started = devservers.ensure_environment()
+    if "redis" in started and redis_db:
+        # A database of its own on the embedded Redis, so a `make run` worker never answers the
+        # tests' pings or takes their tasks.
+        os.environ["REDIS_URL"] = devservers.redis_url().rsplit("/", 1)[0] + f"/{redis_db}"
     try:
         return subprocess.run(command, cwd=devservers.ROOT, check=False).returncode  # noqa: S603
     finally:
@@ -94,7 +98,7 @@ def main(argv: list[str]) -> int:
     if command == "test":
         # Tests use their own queue so a `make run` worker on the same Redis never takes their tasks.
         os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"crm-test-{os.getpid()}")
-        return run_with_servers([PYTHON, "-m", "pytest", *rest])
+        return run_with_servers([PYTHON, "-m", "pytest", *rest], redis_db=1)
     if command == "bench":
         return run_with_servers([PYTHON, "-m", "bench", *rest])
     if command == "manage":

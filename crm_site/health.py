@@ -4,6 +4,7 @@ No sign-in, no data: a load balancer or an operator's probe reads it. Each check
 timeout so a dead Redis answers in about a second, not a minute.
 """
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
@@ -27,15 +28,22 @@ def _cache() -> bool:
     return cache.get("healthz") == "1"
 
 
+def _connection() -> Connection:
+    # Built from settings on each call (not Celery's pooled connection) so a Redis that went away
+    # is noticed at once and the probe never waits on a stale socket.
+    return Connection(settings.CELERY_BROKER_URL, connect_timeout=TIMEOUT,
+                      transport_options={"socket_connect_timeout": TIMEOUT, "socket_timeout": TIMEOUT})
+
+
 def _broker() -> bool:
-    with Connection(celery_app.conf.broker_url, connect_timeout=TIMEOUT,
-                    transport_options={"socket_connect_timeout": TIMEOUT, "socket_timeout": TIMEOUT}) as conn:
+    with _connection() as conn:
         conn.ensure_connection(max_retries=1, timeout=TIMEOUT)
         return True
 
 
 def _worker() -> bool:
-    return bool(celery_app.control.ping(timeout=TIMEOUT))
+    with _connection() as conn:
+        return bool(celery_app.control.ping(timeout=TIMEOUT, connection=conn))
 
 
 CHECKS = {"database": _database, "cache": _cache, "broker": _broker, "worker": _worker}

@@ -4,6 +4,8 @@ Tests run against real PostgreSQL and Redis (the embedded ones unless DATABASE_U
 set), and worker tests against a real Celery worker process (tests/workers.py).
 """
 
+import os
+
 import pytest
 from django.apps import apps as django_apps
 from django.test import Client
@@ -12,6 +14,15 @@ from org.demo import seed_organisation
 from org.roles import ROLE_PERMISSIONS, sync_role_permissions
 
 from .factories import CustomerFactory
+
+
+def pytest_configure(config):
+    # Tasks sent by tests go to a queue of their own, so a `make run` worker on the same Redis
+    # (which uses the development database) never takes them.
+    from crm_site.celery import app as celery_app
+
+    if celery_app.conf.task_default_queue == "celery":
+        celery_app.conf.task_default_queue = f"crm-test-{os.getpid()}"
 
 
 @pytest.fixture(autouse=True)
