@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 SALT = "crm.keyset"
 
 
-def _cursor_for(row: Any, fields: tuple[str, ...]) -> str:
+def cursor_for(row: Any, fields: tuple[str, ...]) -> str:
     return signing.dumps([getattr(row, field) for field in fields], salt=SALT, compress=True)
 
 
@@ -44,4 +44,4 @@ def keyset_page(
     rows = list(qs[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
-    return rows, (_cursor_for(rows[-1], fields) if more else None)
+    return rows, (cursor_for(rows[-1], fields) if more else None)

@@ -134,3 +134,25 @@ def test_every_role_lands_on_its_home_page(client_for):
         response = client_for(username).get(reverse("org:home"))
         assert response.status_code == 302
         assert response["Location"] == url
+
+
+def test_forged_forwarded_for_does_not_dodge_the_lockout(client, org, settings):
+    # No proxy is configured, so X-Forwarded-For is the client's own claim and is ignored.
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("login"), {"username": "rm1", "password": "nope"}, REMOTE_ADDR="10.0.0.5",
+                    HTTP_X_FORWARDED_FOR=f"192.0.2.{n}")
+    response = client.post(reverse("login"), {"username": "rm1", "password": "crm-demo-2026"},
+                           REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="192.0.2.200")
+    assert response.status_code == 429
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(client, org, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("login"), {"username": "rm1", "password": "nope"}, REMOTE_ADDR="10.0.0.1",
+                    HTTP_X_FORWARDED_FOR="198.51.100.7")
+    # Another client behind the same proxy is not locked out.
+    response = client.post(reverse("login"), {"username": "rm1", "password": "crm-demo-2026"},
+                           REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.8")
+    assert response.status_code == 302
+    assert AuditEntry.objects.filter(action="login_failed", ip_address="198.51.100.7").count() == 5

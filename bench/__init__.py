@@ -1,0 +1,1 @@
+"""Benchmarks of Branch CRM (`make bench`); see bench/README.md."""
