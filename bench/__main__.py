@@ -21,15 +21,15 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def _bench_database() -> None:
-    """Point DATABASE_URL at `<name>_bench`, creating it when missing."""
+    """Point DATABASE_URL at a fresh `<name>_bench`, so every run measures a load from empty."""
     import psycopg
 
     url = urlsplit(os.environ["DATABASE_URL"])
     name = url.path.lstrip("/") + "_bench"
     admin = urlunsplit(url._replace(path="/postgres", scheme="postgresql"))
     with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
     os.environ["DATABASE_URL"] = urlunsplit(url._replace(path=f"/{name}"))
 
 

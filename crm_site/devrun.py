@@ -32,6 +32,20 @@ def _say(text: str) -> None:
     print(text, flush=True)  # noqa: T201
 
 
+def _wait_healthy(timeout: float = 60) -> None:
+    """Print the banner once every part answers, so it is the last thing on the screen."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{PORT}/healthz/", timeout=3):  # noqa: S310
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(1)
+
+
 def run() -> int:
     os.environ.setdefault("DJANGO_DEBUG", "true")
     started = devservers.ensure_environment()
@@ -48,7 +62,7 @@ def run() -> int:
              "--pidfile", str(devservers.VAR / "celerybeat.pid")], **common))
         children.append(subprocess.Popen(  # noqa: S603
             [PYTHON, "manage.py", "runserver", f"{HOST}:{PORT}"], **common))
-        time.sleep(2)
+        _wait_healthy()
         _say("")
         _say(f"  Branch CRM is running on http://{HOST}:{PORT}/   (Ctrl-C stops everything)")
         _say(f"  Sign in as admin, rm1, rm2, manager1, risk1, service1, marketing1, ops1 or auditor1;"
@@ -71,13 +85,14 @@ def run() -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
         if started:
-            devservers.stop()
+            devservers.stop(tuple(started))
 
 
 def run_with_servers(command: list[str], *, redis_db: int = 0) -> int:
     os.environ.setdefault("DJANGO_DEBUG", "true")
+    embedded_redis = not os.environ.get("REDIS_URL")
     started = devservers.ensure_environment()
-    if "redis" in started and redis_db:
+    if redis_db and embedded_redis:
         # A database of its own on the embedded Redis, so a `make run` worker never answers the
         # tests' pings or takes their tasks.
         os.environ["REDIS_URL"] = devservers.redis_url().rsplit("/", 1)[0] + f"/{redis_db}"
@@ -85,7 +100,7 @@ def run_with_servers(command: list[str], *, redis_db: int = 0) -> int:
         return subprocess.run(command, cwd=devservers.ROOT, check=False).returncode  # noqa: S603
     finally:
         if started:
-            devservers.stop()
+            devservers.stop(tuple(started))
 
 
 def main(argv: list[str]) -> int:

@@ -138,14 +138,14 @@ def start_redis() -> None:
     raise RuntimeError(f"embedded Redis did not start; see {VAR / 'log' / 'redis.log'}")
 
 
-def stop() -> None:
+def stop(which: tuple[str, ...] = ("postgres", "redis")) -> None:
     pgdata = VAR / "pgdata"
-    if (pgdata / "postmaster.pid").exists():
+    if "postgres" in which and (pgdata / "postmaster.pid").exists():
         subprocess.run(  # noqa: S603
             [_pg_bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
             user=_pg_user(), check=False, stdout=subprocess.DEVNULL,
         )
-    if _port_open(REDIS_PORT):
+    if "redis" in which and _port_open(REDIS_PORT):
         subprocess.run(  # noqa: S603
             [_redis_bin("redis-cli"), "-p", str(REDIS_PORT), "shutdown"], check=False,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -156,13 +156,17 @@ def ensure_environment() -> list[str]:
     """Start whichever embedded server the environment does not name; return what was started."""
     started = []
     if not os.environ.get("DATABASE_URL"):
+        # A server another `make run`/`make test` already started is used, not owned: only the
+        # process that started a server stops it.
+        if not _port_open(PG_PORT):
+            started.append("postgres")
         start_postgres()
         os.environ["DATABASE_URL"] = database_url()
-        started.append("postgres")
     if not os.environ.get("REDIS_URL"):
+        if not _port_open(REDIS_PORT):
+            started.append("redis")
         start_redis()
         os.environ["REDIS_URL"] = redis_url()
-        started.append("redis")
     return started
 
 

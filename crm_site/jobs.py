@@ -68,6 +68,29 @@ class JobProgress:
         self.run.refresh_from_db(fields=["rows_total", "rows_done", "rows_changed", "rows_failed"])
 
 
+def jobrun_enqueue(*, run) -> bool:
+    """Send `run` to the workers; when the broker is down, mark it failed and say so (False)."""
+    from django.conf import settings
+    from django.utils.translation import gettext
+    from kombu import Connection
+
+    from reports.models import JobRun
+    from reports.tasks import run_job
+
+    try:
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=2,
+                        transport_options={"socket_connect_timeout": 2}) as connection:
+            run_job.apply_async(args=[run.name], kwargs={"run_id": run.pk}, connection=connection, retry=False)
+    except Exception:  # noqa: BLE001 - any broker failure means the run never started
+        log.exception("could not queue job %s (run %s)", run.name, run.pk)
+        JobRun.objects.filter(pk=run.pk).update(
+            status=JobRun.Status.FAILED, finished_at=timezone.now(),
+            error=gettext("The task queue is unavailable."),
+        )
+        return False
+    return True
+
+
 def jobrun_execute(*, run) -> Any:
     """Run the job behind `run`, recording start, end, status, counts and any error."""
     from org.audit import audit_context

@@ -4,6 +4,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from crm_site.masking import mask_name
+
 
 class Customer(models.Model):
     """A customer of the bank, keyed by the customer number core banking gives it.
@@ -55,7 +57,9 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_no} {self.name}"
+        # Masked: __str__ reaches admin messages, logs and the audit trail.
+        shown = self.name if self.kind == self.Kind.CORPORATE else mask_name(self.name)
+        return f"{self.customer_no} {shown}"
 
     def get_absolute_url(self) -> str:
         return reverse("customers:customer-detail", args=[self.pk])

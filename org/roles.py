@@ -82,9 +82,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
 }
 
-# Roles whose members work in Django admin.
-STAFF_ROLES = {Role.ADMINISTRATOR}
-
 
 def sync_role_permissions(apps, role_permissions: dict[str, list[str]]) -> None:
     """Create the role Groups and grant them the listed permissions (used by data migrations).

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from .models import AuditEntry
 
@@ -24,7 +23,7 @@ def audit_entries(*, filters: dict[str, Any], before: int | None = None) -> tupl
         qs = qs.filter(object_type=filters["object_type"])
     if filters.get("object_id"):
         qs = qs.filter(object_id=filters["object_id"])
-    tz = timezone.get_current_timezone()
+    tz = dt.UTC  # the page shows and filters times in UTC, as auditors compare across systems
     if filters.get("date_from"):
         qs = qs.filter(occurred_at__gte=dt.datetime.combine(filters["date_from"], dt.time.min, tzinfo=tz))
     if filters.get("date_to"):

@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from crm_site.jobs import JOBS
+from crm_site.jobs import JOBS, jobrun_enqueue
 from org.audit import audit_record
 from org.models import AuditEntry
 
@@ -37,8 +37,6 @@ def jobrun_detail(request, pk: int):
 @login_required
 @permission_required("reports.run_job", raise_exception=True)
 def jobrun_start(request):
-    from .tasks import run_job
-
     name = request.POST.get("name", "")
     if name not in JOBS:
         messages.error(request, _("There is no job called “%(name)s”.") % {"name": name})
@@ -46,6 +44,8 @@ def jobrun_start(request):
     with transaction.atomic():
         run = JobRun.objects.create(name=name, trigger=JobRun.Trigger.MANUAL, created_by=request.user)
         audit_record(action=AuditEntry.Action.JOB, request=request, obj=run, detail={"job": name})
-        transaction.on_commit(lambda: run_job.delay(name, run_id=run.pk))
+    if not jobrun_enqueue(run=run):
+        messages.error(request, _("The job could not be queued: the task queue is unavailable. Try again later."))
+        return redirect(run)
     messages.success(request, _("The job “%(name)s” is queued.") % {"name": JOBS[name].label})
     return redirect(run)

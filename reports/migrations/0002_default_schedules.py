@@ -2,6 +2,7 @@
 
 import json
 
+from django.conf import settings
 from django.db import migrations
 
 SCHEDULES = [
@@ -17,7 +18,7 @@ def create_schedules(apps, schema_editor):
     for job, title, minute, hour in SCHEDULES:
         crontab, _created = crontab_model.objects.get_or_create(
             minute=minute, hour=hour, day_of_week="*", day_of_month="*", month_of_year="*",
-            timezone="Asia/Shanghai",
+            timezone=settings.TIME_ZONE,
         )
         task_model.objects.get_or_create(
             name=title,

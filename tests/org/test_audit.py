@@ -134,3 +134,11 @@ def test_nobody_edits_the_audit_trail_in_admin(client, org, entry):
     response = client.post(reverse("admin:org_auditentry_delete", args=[entry.pk]), {"post": "yes"})
     assert response.status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_audit_entries_of_a_customer_show_the_name_masked(org, customers):
+    target = customers["rm2"][0]
+    customer_share(customer=target, with_user=org["rm1"], actor=org["admin"])
+    entry = AuditEntry.objects.get(action="permission_change", object_type="customers.customer")
+    assert target.name not in entry.object_repr
+    assert entry.object_repr == f"{target.customer_no} {target.name[0]}{'*' * (len(target.name) - 1)}"

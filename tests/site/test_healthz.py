@@ -87,3 +87,19 @@ def test_healthz_needs_no_sign_in_and_shows_no_data(client, roles):
     response = client.get("/healthz/")
     assert set(response.json()) == {"database", "cache", "broker", "worker"}
     assert set(response.json().values()) <= {"ok", "down"}
+
+
+def test_run_now_with_the_queue_down_says_so_and_leaves_a_failed_run(client, org, own_redis, settings):
+    from reports.models import JobRun
+
+    process, url = own_redis
+    process.terminate()
+    process.wait()
+    settings.CELERY_BROKER_URL = url
+    client.force_login(org["admin"])
+    response = client.post(reverse("reports:jobrun-start"), {"name": "sessions_purge"}, follow=True)
+    assert response.status_code == 200
+    assert "不可用" in response.content.decode() or "unavailable" in response.content.decode()
+    run = JobRun.objects.get(name="sessions_purge")
+    assert run.status == JobRun.Status.FAILED
+    assert "unavailable" in run.error or "不可用" in run.error
