@@ -142,3 +142,16 @@ def test_audit_entries_of_a_customer_show_the_name_masked(org, customers):
     entry = AuditEntry.objects.get(action="permission_change", object_type="customers.customer")
     assert target.name not in entry.object_repr
     assert entry.object_repr == f"{target.customer_no} {target.name[0]}{'*' * (len(target.name) - 1)}"
+
+
+def test_audit_page_names_objects_and_fields_in_the_readers_language(client_for, org, customers):
+    with audit_context(user=org["ops1"]):
+        Customer.objects.filter(pk=customers["rm1"][0].pk).update(lifecycle_status=Customer.Lifecycle.DORMANT)
+    client = client_for("auditor1")
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get(reverse("org:audit-list"), {"action": "update"}).content.decode()
+    assert "生命周期状态" in page
+    assert "客户" in page
+    client.cookies["django_language"] = "en"
+    page = client.get(reverse("org:audit-list"), {"action": "update"}).content.decode()
+    assert "lifecycle status" in page
