@@ -22,7 +22,7 @@ PRODUCTION = {
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {key: value for key, value in os.environ.items() if key not in PRODUCTION | TEST_ONLY}
+    base = {key: value for key, value in os.environ.items() if key not in PRODUCTION.keys() | TEST_ONLY}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env},
                           capture_output=True, text=True, timeout=120)
 
@@ -62,7 +62,7 @@ def test_production_pages_carry_the_security_headers(tmp_path):
         "print(r.status_code);print(r.headers['Content-Security-Policy']);"
         "print(r.headers['Strict-Transport-Security'])"
     )
-    base = {key: value for key, value in os.environ.items() if key not in PRODUCTION | TEST_ONLY}
+    base = {key: value for key, value in os.environ.items() if key not in PRODUCTION.keys() | TEST_ONLY}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                             env={**base, **PRODUCTION, **static, "DJANGO_SETTINGS_MODULE": "crm_site.settings"})
     assert result.returncode == 0, result.stderr
