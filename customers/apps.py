@@ -9,7 +9,14 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from org import scoping
 
-        from .models import Customer, CustomerGroupObjectPermission, CustomerUserObjectPermission
+        from .models import (
+            Account,
+            Customer,
+            CustomerGroupObjectPermission,
+            CustomerTag,
+            CustomerUserObjectPermission,
+            Transaction,
+        )
 
         scoping.register(
             Customer,
@@ -18,3 +25,8 @@ class CustomersConfig(AppConfig):
             user_grant_model=CustomerUserObjectPermission,
             group_grant_model=CustomerGroupObjectPermission,
         )
+        for child in (Account, Transaction, CustomerTag):
+            scoping.register(child, through="customer")
+        from .panels import register_customer_panels
+
+        register_customer_panels()

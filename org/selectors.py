@@ -7,9 +7,8 @@ import functools
 from typing import Any
 
 from django.apps import apps
-from django.utils import translation
-
 from django.db.models import QuerySet
+from django.utils import translation
 
 from .models import AuditEntry
 
