@@ -278,11 +278,13 @@ def customer_merge(*, survivor: Customer, duplicate: Customer, actor: Any,
         model = apps.get_model(label)
         moved[label] = model.objects.filter(**{fk: duplicate}).update(**{fk: survivor})
     moved["customers.CustomerTag"] = _move_unique(CustomerTag, "customer", duplicate, survivor, ("tag_id",))
+    # A tie between the two records would become a tie of the survivor with itself: it goes.
+    Relationship.objects.filter(Q(from_customer=duplicate, to_customer=survivor)
+                                | Q(from_customer=survivor, to_customer=duplicate)).delete()
     moved["customers.Relationship"] = (
         _move_unique(Relationship, "from_customer", duplicate, survivor, ("to_customer_id", "kind"))
         + _move_unique(Relationship, "to_customer", duplicate, survivor, ("from_customer_id", "kind"))
     )
-    Relationship.objects.filter(from_customer=survivor, to_customer=survivor).delete()
     from .models import CustomerUserObjectPermission, SegmentMember
 
     moved["grants"] = _move_unique(CustomerUserObjectPermission, "content_object", duplicate, survivor,
