@@ -134,7 +134,8 @@ def test_merge_repoints_every_child_row_and_loses_nothing(org, pair):
     assert Account.objects.filter(customer=survivor).count() == 2
     assert Transaction.objects.filter(customer=survivor).count() == 3
     assert not Account.objects.filter(customer=duplicate).exists()
-    assert set(CustomerTag.objects.filter(customer=survivor).values_list("tag__name", flat=True)) == {"高净值", "潜在理财"}
+    tags = set(CustomerTag.objects.filter(customer=survivor).values_list("tag__name", flat=True))
+    assert tags == {"高净值", "潜在理财"}
     assert Relationship.objects.filter(from_customer=spouse, to_customer=survivor, kind="spouse").exists()
     assert not Relationship.objects.filter(from_customer=survivor, to_customer=survivor).exists()
     assert survivor.aum == Decimal("3000.00")
@@ -151,7 +152,8 @@ def test_merge_repoints_every_child_row_and_loses_nothing(org, pair):
 
 def test_merge_takes_the_chosen_values_from_the_duplicate(org, pair):
     survivor, duplicate, _spouse = pair
-    services.customer_merge(survivor=survivor, duplicate=duplicate, actor=org["manager1"], choices={"name": "duplicate"})
+    services.customer_merge(survivor=survivor, duplicate=duplicate, actor=org["manager1"],
+                            choices={"name": "duplicate"})
     survivor.refresh_from_db()
     assert survivor.name == "刘阳"
     assert survivor.name_pinyin == "liuyang"
