@@ -9,6 +9,7 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from org import scoping
 
+        from . import jobs  # noqa: F401
         from .models import (
             Account,
             Customer,

@@ -1,0 +1,36 @@
+"""Scheduled jobs of the customers app: the nightly segment refresh."""
+
+import logging
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from crm_site.jobs import JobProgress, job
+
+from .models import Segment
+from .segments import segment_refresh
+
+log = logging.getLogger(__name__)
+
+
+@job("segments_refresh", label=_("Refresh segments"))
+def segments_refresh(progress: JobProgress, segment_id: int | str | None = None) -> None:
+    """Refresh every segment (or one): membership, refresh date and dynamic tags; one transaction each."""
+    segments = Segment.objects.order_by("pk")
+    if segment_id not in (None, ""):
+        segments = segments.filter(pk=int(segment_id))
+    keys = list(segments.values_list("pk", flat=True))
+    progress.set_total(len(keys))
+    for pk in keys:
+        segment = Segment.objects.filter(pk=pk).first()
+        if segment is None:  # deleted since the run started
+            progress.advance(1)
+            continue
+        try:
+            added, removed = segment_refresh(segment=segment)
+        except ValidationError as exc:
+            # Rules edited into a bad state (e.g. in admin) fail this segment, not the others.
+            log.warning("segment %s has invalid rules: %s", pk, "; ".join(exc.messages))
+            progress.advance(1, failed=1)
+            continue
+        progress.advance(1, changed=added + removed)
