@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("customers/", include("customers.urls")),
+    path("segments/", include("customers.segment_urls")),
     path("jobs/", include("reports.urls")),
     path("", include("org.urls")),
 ]

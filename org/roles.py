@@ -133,5 +133,8 @@ def sync_role_permissions(apps, role_permissions: dict[str, list[str]]) -> None:
         group, _created = group_model.objects.get_or_create(name=str(role))
         for dotted in perms:
             app_label, codename = dotted.split(".", 1)
-            permission = permission_model.objects.get(content_type__app_label=app_label, codename=codename)
-            group.permissions.add(permission)
+            # A permission of a model a later migration creates does not exist yet; that app's own
+            # migration runs this again once it does.
+            permission = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if permission is not None:
+                group.permissions.add(permission)
