@@ -6,6 +6,7 @@ reaches around a filter, and opaque so it does not show values in the address ba
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.core import signing
@@ -15,7 +16,8 @@ SALT = "crm.keyset"
 
 
 def cursor_for(row: Any, fields: tuple[str, ...]) -> str:
-    return signing.dumps([getattr(row, field) for field in fields], salt=SALT, compress=True)
+    values = [getattr(row, field.lstrip("-")) for field in fields]
+    return signing.dumps([str(v) if isinstance(v, Decimal) else v for v in values], salt=SALT, compress=True)
 
 
 def _decode(cursor: str | None) -> list | None:
@@ -30,15 +32,18 @@ def _decode(cursor: str | None) -> list | None:
 def keyset_page(
     queryset: QuerySet, *, fields: tuple[str, ...], cursor: str | None, size: int
 ) -> tuple[list, str | None]:
-    """Rows after `cursor` in ascending `fields` order, and the cursor of the next page (or None)."""
+    """Rows after `cursor` in `fields` order ("-name" for descending), and the next page's cursor (or None)."""
     values = _decode(cursor)
     qs = queryset.order_by(*fields)
     if values is not None and len(values) == len(fields):
-        # (a, b) > (x, y)  ==  a > x OR (a = x AND b > y), which PostgreSQL serves from the index.
+        # (a, b) > (x, y)  ==  a > x OR (a = x AND b > y), which PostgreSQL serves from the index;
+        # a descending field compares with < instead.
+        names = [field.lstrip("-") for field in fields]
         condition = Q()
         for depth in range(len(fields)):
-            step = Q(**{f"{fields[i]}": values[i] for i in range(depth)})
-            step &= Q(**{f"{fields[depth]}__gt": values[depth]})
+            step = Q(**{names[i]: values[i] for i in range(depth)})
+            operator = "lt" if fields[depth].startswith("-") else "gt"
+            step &= Q(**{f"{names[depth]}__{operator}": values[depth]})
             condition |= step
         qs = qs.filter(condition)
     rows = list(qs[: size + 1])

@@ -36,6 +36,8 @@ class CustomerFilterForm(forms.Form):
     segment = forms.ModelChoiceField(label=_("Segment"), required=False, queryset=Segment.objects.all(),
                                      empty_label=_("Any segment"))
     kyc_expiring = forms.BooleanField(label=_("KYC review due within 30 days"), required=False)
+    sort = forms.ChoiceField(label=_("Sort by"), required=False, choices=[
+        ("name", _("Name")), ("aum", _("Assets under management, highest first")), ("number", _("Customer number"))])
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)

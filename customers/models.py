@@ -166,6 +166,7 @@ class Customer(models.Model):
             models.Index(fields=["home_branch", "primary_rm", "name", "id"], name="cust_branch_rm_name"),
             models.Index(fields=["primary_rm", "name", "id"], name="cust_rm_name"),
             models.Index(fields=["name", "id"], name="cust_name_id"),
+            models.Index(fields=["aum", "id"], name="cust_aum_id"),
             models.Index(fields=["id_number_bidx"], name="cust_id_bidx",
                          condition=~models.Q(id_number_bidx="")),
             models.Index(fields=["phone_bidx"], name="cust_phone_bidx", condition=~models.Q(phone_bidx="")),

@@ -19,6 +19,8 @@ from . import pii
 from .models import Account, Customer, CustomerTag, Product, Relationship, SegmentMember, Tag, Transaction
 
 PAGE_SIZE = 25
+# Sort orders of the customer list; the last field makes the order total, as keyset paging needs.
+SORTS = {"name": ("name", "id"), "aum": ("-aum", "-id"), "number": ("customer_no", "id")}
 TRANSACTIONS_PAGE = 20
 MATURING_DAYS = 30
 
@@ -88,7 +90,8 @@ def customer_list(
 ) -> tuple[list[Customer], str | None]:
     """One page of the customers the user may see, by name, with the cursor of the next page."""
     qs = customer_filtered(user=user, filters=filters).select_related("home_branch", "primary_rm")
-    return keyset_page(qs, fields=("name", "id"), cursor=cursor, size=PAGE_SIZE)
+    order = SORTS.get(filters.get("sort") or "name", SORTS["name"])
+    return keyset_page(qs, fields=order, cursor=cursor, size=PAGE_SIZE)
 
 
 def names_shown_in_full(*, user: Any, customers: list[Customer]) -> set[int]:

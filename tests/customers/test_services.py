@@ -185,3 +185,20 @@ def test_create_outside_ones_branches_is_refused(org):
                 code="SH01"), "primary_rm": None})
     assert "home_branch" in caught.value.message_dict
     assert not Customer.objects.filter(customer_no="C0000000701").exists()
+
+
+def test_list_sorts_by_aum_highest_first_across_pages(org, product, monkeypatch):
+    from customers import selectors
+
+    for n, balance in enumerate(["100", "5000", "300", "5000", "70"]):
+        customer = _make(org, f"C00000008{n:02d}", f"客户{n}")
+        _account(customer, product, f"00000000000000008{n:02d}", balance)
+        services.customer_recalculate(customer=customer)
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 2)
+    seen, cursor = [], None
+    while True:
+        rows, cursor = customer_list(user=org["rm1"], filters={"sort": "aum"}, cursor=cursor)
+        seen += [row.aum for row in rows]
+        if cursor is None:
+            break
+    assert seen == [Decimal("5000.00"), Decimal("5000.00"), Decimal("300.00"), Decimal("100.00"), Decimal("70.00")]
