@@ -6,6 +6,7 @@ reaches around a filter, and opaque so it does not show values in the address ba
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +18,10 @@ SALT = "crm.keyset"
 
 def cursor_for(row: Any, fields: tuple[str, ...]) -> str:
     values = [getattr(row, field.lstrip("-")) for field in fields]
-    return signing.dumps([str(v) if isinstance(v, Decimal) else v for v in values], salt=SALT, compress=True)
+    # Decimals and datetimes travel as text; the ORM parses them back in the lookup.
+    values = [v.isoformat() if isinstance(v, dt.datetime | dt.date) else str(v) if isinstance(v, Decimal) else v
+              for v in values]
+    return signing.dumps(values, salt=SALT, compress=True)
 
 
 def _decode(cursor: str | None) -> list | None:

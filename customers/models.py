@@ -345,7 +345,7 @@ class Relationship(models.Model):
         CONTACT = "contact", _("Company contact")
         GUARANTOR = "guarantor", _("Guarantor")
 
-    # "from is the <kind> of to"; the other end reads the inverse.
+    # Read from `from_customer`'s page: "to_customer is my <kind>"; to_customer's page shows the inverse.
     INVERSE = {
         Kind.SPOUSE: _("Spouse"),
         Kind.PARENT: _("Child"),

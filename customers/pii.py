@@ -173,9 +173,12 @@ def seal_pii(customer: Customer, *, values: dict[str, str]) -> list[str]:
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
                 errors.setdefault(name, []).extend(messages)
-    if "id_number" in normalised:
+    # Birth date and gender must agree with the resident ID, the one typed now or the one on file.
+    id_number = normalised["id_number"] if "id_number" in normalised else (
+        crypto.decrypt(customer.id_number_enc) if customer.id_number_enc else "")
+    if id_number and customer.id_type == ID.RESIDENT_ID:
         for name, message in check_id_consistency(
-            id_type=customer.id_type, id_number=normalised["id_number"], birth_date=customer.birth_date,
+            id_type=customer.id_type, id_number=id_number, birth_date=customer.birth_date,
             gender=customer.gender,
         ).items():
             errors.setdefault(name, []).append(message)

@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from crm_site.masking import mask_name
@@ -134,13 +134,9 @@ def transactions_panel(request, customer: Customer) -> dict:
     since = _date(params.get("since"))
     if since:
         qs = qs.filter(occurred_at__date__gte=since)
-    before = params.get("before")
-    if before and before.isdigit():
-        qs = qs.filter(occurred_at__lt=dt.datetime.fromtimestamp(int(before) / 1_000_000, tz=dt.UTC))
-    rows = list(qs.order_by("-occurred_at")[: TRANSACTIONS_PAGE + 1])
-    more = len(rows) > TRANSACTIONS_PAGE
-    rows = rows[:TRANSACTIONS_PAGE]
-    next_before = int(rows[-1].occurred_at.timestamp() * 1_000_000) if more else None
+    # Keyset on (time, id): rows posted at the same instant (month-end interest) are never skipped.
+    rows, next_before = keyset_page(qs, fields=("-occurred_at", "-id"), cursor=params.get("before"),
+                                    size=TRANSACTIONS_PAGE)
     return {"transactions": rows, "next_before": next_before, "direction": direction, "channel": channel,
             "since": since, "directions": Transaction.Direction.choices, "channels": Transaction.Channel.choices}
 
@@ -166,7 +162,8 @@ def relationships_panel(request, customer: Customer) -> dict:
     household = {customer.pk: customer.aum}
     for row in rows:
         row["visible"] = row["other"].pk in visible
-        if row["kind"] in Relationship.HOUSEHOLD:
+        # Only members the viewer may see count, or the sum would disclose an unseen member's assets.
+        if row["kind"] in Relationship.HOUSEHOLD and row["visible"]:
             household[row["other"].pk] = row["other"].aum
     return {"relationships": rows, "household_aum": sum(household.values(), Decimal("0")),
             "household_size": len(household), "kinds": Relationship.Kind.choices}
@@ -174,9 +171,10 @@ def relationships_panel(request, customer: Customer) -> dict:
 
 def tags_panel(request, customer: Customer) -> dict:
     """The customer's tags, the manual tags that could be added, and the segments it is in."""
-    tags = list(Tag.objects.filter(customer_tags__customer=customer).order_by("name"))
-    present = {tag.pk for tag in tags}
-    addable = [tag for tag in Tag.objects.filter(segment__isnull=True).order_by("name") if tag.pk not in present]
+    every = list(Tag.objects.annotate(
+        present=Exists(CustomerTag.objects.filter(customer=customer, tag=OuterRef("pk")))).order_by("name"))
+    tags = [tag for tag in every if tag.present]
+    addable = [tag for tag in every if not tag.present and tag.segment_id is None]
     segments = list(SegmentMember.objects.filter(customer=customer).select_related("segment")
                     .order_by("segment__name"))
     return {"tags": tags, "addable_tags": addable, "memberships": segments}
@@ -190,10 +188,11 @@ EXPORT_COLUMNS = ("customer_no", "name", "kind", "tier", "lifecycle_status", "ri
 def customer_export_rows(*, user: Any, filters: dict[str, Any]):
     """Every customer the list shows with these filters, masked, streamed in chunks (flat memory)."""
     qs = customer_filtered(user=user, filters=filters).order_by("name", "id")
-    kinds = dict(Customer.Kind.choices)
-    tiers = dict(Customer.Tier.choices)
-    statuses = dict(Customer.Lifecycle.choices)
+    labels = [dict(Customer.Kind.choices), dict(Customer.Tier.choices), dict(Customer.Lifecycle.choices),
+              dict(Customer.RiskTolerance.choices), dict(Customer.KycStatus.choices)]
     for row in qs.values_list("primary_rm_id", "home_branch_id", *EXPORT_COLUMNS).iterator(chunk_size=5000):
-        rm_id, branch_id, number, name, kind, tier, status, *rest = row
-        in_team = rm_id == user.pk or branch_id == user.branch_id or kind == Customer.Kind.CORPORATE
-        yield [number, name if in_team else mask_name(name), kinds[kind], tiers[tier], statuses[status], *rest]
+        rm_id, branch_id, number, name, *coded = row
+        coded, rest = coded[:5], coded[5:]
+        in_team = rm_id == user.pk or branch_id == user.branch_id or coded[0] == Customer.Kind.CORPORATE
+        shown = [choices.get(value, value) for choices, value in zip(labels, coded, strict=True)]
+        yield [number, name if in_team else mask_name(name), *shown, *rest]

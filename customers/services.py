@@ -80,12 +80,7 @@ def customer_create(*, actor: Any, data: dict[str, Any], personal: dict[str, str
     """Create a customer in a branch the actor may work in; personal data sealed on the way in."""
     customer = Customer(customer_no=data["customer_no"])
     _apply(customer, data=data, personal=personal)
-    reach = scoping.reach_of(actor)
-    if not reach.everything:
-        in_scope = (reach.branch is not None and customer.home_branch.path.startswith(reach.branch.path)) or (
-            reach.own and customer.primary_rm_id == actor.pk)
-        if not in_scope:
-            raise ValidationError({"home_branch": _("You cannot create customers outside the branches you serve.")})
+    _check_within_reach(customer, actor)
     customer.save()
     customer_recalculate(customer=customer)
     return customer
@@ -98,8 +93,20 @@ def customer_update(*, customer: Customer, actor: Any, data: dict[str, Any], per
     if customer.lifecycle_status == Customer.Lifecycle.CLOSED:
         raise ValidationError(_("A closed customer cannot be changed."))
     _apply(customer, data=data, personal=personal)
+    _check_within_reach(customer, actor)
     customer.save()
     return customer
+
+
+def _check_within_reach(customer: Customer, actor: Any) -> None:
+    """A customer may only be placed where its editor works: in their branches, or (an RM) as their own."""
+    reach = scoping.reach_of(actor)
+    if reach.everything:
+        return
+    in_branch = reach.branch is not None and customer.home_branch.path.startswith(reach.branch.path)
+    own = reach.own and customer.primary_rm_id == actor.pk and customer.home_branch_id == actor.branch_id
+    if not (in_branch or own):
+        raise ValidationError({"home_branch": _("You cannot place customers outside the branches you serve.")})
 
 
 def customer_reveal(*, customer: Customer, field: str, actor: Any, request=None) -> str:

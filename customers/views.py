@@ -55,7 +55,9 @@ def customer_detail(request, pk: int):
     customer = select_customer(user=request.user, customer_id=pk)
     panels = [(panel, render_to_string(panel.template, _panel_context(request, customer, panel), request=request))
               for panel in panels_for(request.user)]
-    return render(request, "customers/customer_detail.html", {"customer": customer, "panels": panels})
+    merged_from = list(customer_queryset(user=request.user).filter(merged_into=customer).only("pk", "customer_no"))
+    return render(request, "customers/customer_detail.html",
+                  {"customer": customer, "panels": panels, "merged_from": merged_from})
 
 
 @require_GET

@@ -185,7 +185,7 @@ def test_rm_of_another_branch_cannot_create_for_this_branch_and_nothing_is_creat
 
     assert response.status_code == 200
     assert response.context["form"].errors["home_branch"] == [
-        "You cannot create customers outside the branches you serve."]
+        "You cannot place customers outside the branches you serve."]
     assert _state() == before
 
 
@@ -359,10 +359,6 @@ def test_manager_cannot_merge_in_a_customer_they_may_not_see(world):
     assert _state() == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "customers/services.py:95-101 customer_update never checks the new home_branch/primary_rm against the "
-    "actor's reach, unlike customer_create (services.py:83-88), and the form offers every branch: an RM can "
-    "move a customer to a branch they do not serve"))
 def test_rm_cannot_move_their_customer_to_a_branch_they_do_not_serve(world):
     org = world["org"]
     customer = world["customer"]
