@@ -17,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("customers/", include("customers.urls")),
     path("segments/", include("customers.segment_urls")),
+    path("quality/", include("customers.quality_urls")),
     path("jobs/", include("reports.urls")),
     path("", include("org.urls")),
 ]

@@ -31,3 +31,4 @@ class CustomersConfig(AppConfig):
         from .panels import register_customer_panels
 
         register_customer_panels()
+        from . import rfm_panel  # noqa: F401  (registers the RFM panel and scoping)

@@ -34,3 +34,14 @@ def segments_refresh(progress: JobProgress, segment_id: int | str | None = None)
             progress.advance(1, failed=1)
             continue
         progress.advance(1, changed=added + removed)
+
+
+@job("rfm", label=_("RFM scoring"))
+def rfm(progress: JobProgress, as_of: str | None = None, window_days: str | int | None = None) -> None:
+    """Score every customer's recency, frequency and monetary value into the snapshot of `as_of` (default yesterday)."""
+    from .rfm import parse_params, rfm_score_all
+
+    day, days = parse_params(as_of, window_days)
+    result = rfm_score_all(as_of=day, window_days=days)
+    progress.set_total(result.scored)
+    progress.advance(result.scored, changed=result.changed)

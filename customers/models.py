@@ -475,3 +475,70 @@ class SegmentMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment_id}:{self.customer_id}"
+
+
+class RfmRun(models.Model):
+    """One nightly RFM scoring: a snapshot of every customer's scores as of one date, kept for trend."""
+
+    as_of = models.DateField(_("as of"), unique=True,
+                             help_text=_("Transactions up to the end of this day count; one snapshot per date."))
+    window_days = models.PositiveIntegerField(_("window (days)"), default=365)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    customers_scored = models.PositiveIntegerField(_("customers scored"), default=0)
+    active_customers = models.PositiveIntegerField(_("customers with transactions"), default=0)
+
+    class Meta:
+        verbose_name = _("RFM run")
+        verbose_name_plural = _("RFM runs")
+        ordering = ["-as_of"]
+
+    def __str__(self) -> str:
+        return f"RFM {self.as_of:%Y-%m-%d}"
+
+
+class RfmScore(models.Model):
+    """One customer's recency, frequency and monetary values and scores in one RFM run."""
+
+    class Label(models.TextChoices):
+        CHAMPIONS = "champions", _("Champions")
+        LOYAL = "loyal", _("Loyal")
+        POTENTIAL_LOYALISTS = "potential_loyalists", _("Potential loyalists")
+        NEW = "new", _("New")
+        PROMISING = "promising", _("Promising")
+        NEED_ATTENTION = "need_attention", _("Need attention")
+        ABOUT_TO_SLEEP = "about_to_sleep", _("About to sleep")
+        AT_RISK = "at_risk", _("At risk")
+        CANT_LOSE = "cant_lose", _("Can't lose them")
+        HIBERNATING = "hibernating", _("Hibernating")
+        LOST = "lost", _("Lost")
+
+    run = models.ForeignKey(RfmRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="scores",
+                            db_index=False)
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="rfm_scores", db_index=False)
+    recency_days = models.PositiveIntegerField(_("days since last transaction"), null=True, blank=True,
+                                               help_text=_("Empty when there was no transaction in the window."))
+    frequency = models.PositiveIntegerField(_("number of transactions"), default=0)
+    monetary = models.DecimalField(_("amount moved"), max_digits=20, decimal_places=2, default=0)
+    r_score = models.PositiveSmallIntegerField(_("R"))
+    f_score = models.PositiveSmallIntegerField(_("F"))
+    m_score = models.PositiveSmallIntegerField(_("M"))
+    label = models.CharField(_("segment"), max_length=24, choices=Label.choices)
+    inactive = models.BooleanField(_("inactive"), default=False,
+                                   help_text=_("No transaction in the window: scored lowest."))
+
+    class Meta:
+        verbose_name = _("RFM score")
+        verbose_name_plural = _("RFM scores")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "run"], name="customers_rfm_once_per_run"),
+            models.CheckConstraint(
+                condition=models.Q(r_score__range=(1, 5), f_score__range=(1, 5), m_score__range=(1, 5)),
+                name="customers_rfm_scores_1_5",
+            ),
+        ]
+        indexes = [models.Index(fields=["run", "label"], name="rfm_run_label")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} R{self.r_score}F{self.f_score}M{self.m_score}"

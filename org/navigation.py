@@ -24,6 +24,7 @@ class NavItem:
 NAV_ITEMS: list[NavItem] = [
     NavItem(_("Customers"), "customers:customer-list", "people", permission="customers.view_customer"),
     NavItem(_("Segments"), "segments:segment-list", "diagram-3", permission="customers.view_segment"),
+    NavItem(_("RFM"), "quality:rfm-report", "bar-chart", permission="customers.view_rfmscore"),
     NavItem(_("Audit trail"), "org:audit-list", "journal-text", permission="org.view_auditentry"),
     NavItem(_("Jobs"), "reports:jobrun-list", "gear", permission="reports.view_jobrun"),
     NavItem(_("Administration"), "admin:index", "tools", staff_only=True),

@@ -138,3 +138,7 @@ def sync_role_permissions(apps, role_permissions: dict[str, list[str]]) -> None:
             permission = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
             if permission is not None:
                 group.permissions.add(permission)
+
+# RFM scores (customers issue 8): the 360° panel and the RFM report.
+for _role in (Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.RISK_OFFICER, Role.MARKETING, Role.ADMINISTRATOR):
+    ROLE_PERMISSIONS[_role].append("customers.view_rfmscore")
