@@ -45,3 +45,15 @@ def rfm(progress: JobProgress, as_of: str | None = None, window_days: str | int 
     result = rfm_score_all(as_of=day, window_days=days)
     progress.set_total(result.scored)
     progress.advance(result.scored, changed=result.changed)
+
+
+@job("lifecycle", label=_("Tiers, dormancy and churn risk"))
+def lifecycle(progress: JobProgress, as_of: str | None = None, dormant_days: str | int | None = None,
+              aum_drop_share: str | None = None) -> None:
+    """Tier from AUM thresholds, dormant/active from transactions, AUM history and churn-risk episodes."""
+    from .lifecycle import lifecycle_refresh, parse_params
+
+    day, days, share = parse_params(as_of, dormant_days, aum_drop_share)
+    progress.set_total(4)
+    result = lifecycle_refresh(as_of=day, dormant_days=days, aum_drop_share=share)
+    progress.advance(4, changed=result.changed)

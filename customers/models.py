@@ -542,3 +542,52 @@ class RfmScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} R{self.r_score}F{self.f_score}M{self.m_score}"
+
+
+class CustomerAumSnapshot(models.Model):
+    """A customer's AUM from a date on, written by the lifecycle job only when it changed (a change log).
+
+    The AUM on a past day is the latest snapshot taken on or before it; the job prunes snapshots that
+    no look-back can reach any more.
+    """
+
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="aum_snapshots", db_index=False)
+    taken_on = models.DateField(_("taken on"))
+    aum = models.DecimalField(_("assets under management"), max_digits=18, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("AUM snapshot")
+        verbose_name_plural = _("AUM snapshots")
+        constraints = [models.UniqueConstraint(fields=["customer", "taken_on"], name="customers_aum_snapshot_once")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.taken_on:%Y-%m-%d} {self.aum}"
+
+
+class ChurnRiskEpisode(models.Model):
+    """A stretch of time in which a customer showed churn risk; opened once, closed when the signs go."""
+
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="churn_episodes", db_index=False)
+    opened_on = models.DateField(_("opened on"))
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    aum_drop = models.BooleanField(_("AUM fell"), default=False)
+    recency_drop = models.BooleanField(_("recency score fell two levels"), default=False)
+    aum_before = models.DecimalField(_("AUM 90 days before"), max_digits=18, decimal_places=2, null=True, blank=True)
+    aum_now = models.DecimalField(_("AUM when opened"), max_digits=18, decimal_places=2, null=True, blank=True)
+    r_before = models.PositiveSmallIntegerField(_("R score before"), null=True, blank=True)
+    r_now = models.PositiveSmallIntegerField(_("R score when opened"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("churn-risk episode")
+        verbose_name_plural = _("churn-risk episodes")
+        ordering = ["-opened_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer"], condition=models.Q(closed_on__isnull=True),
+                                    name="customers_churn_one_open_episode"),
+        ]
+        indexes = [models.Index(fields=["customer", "opened_on"], name="churn_customer_opened")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.opened_on:%Y-%m-%d}"
