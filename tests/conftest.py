@@ -39,7 +39,18 @@ def roles(db):
 
 
 @pytest.fixture
-def org(roles):
+def tiers(db):
+    """Default tier thresholds (a data migration creates them; a transactional test's flush removes them)."""
+    from decimal import Decimal
+
+    from customers.models import TierThreshold
+
+    for tier, amount in (("mass", "0"), ("affluent", "500000"), ("wealth", "6000000"), ("private", "30000000")):
+        TierThreshold.objects.get_or_create(tier=tier, defaults={"min_aum": Decimal(amount)})
+
+
+@pytest.fixture
+def org(roles, tiers):
     """The demo branch tree and staff: org["rm1"], org["manager1"], … (see org/demo.py)."""
     return seed_organisation()
 

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
+from django.utils import translation
 
 from crm_site import crypto
 from customers import pii, services
@@ -80,7 +81,7 @@ def test_tampered_ciphertext_is_refused(zhang):
     ("110105194913310021", "id_number", "birth date"),
 ])
 def test_invalid_resident_ids_are_refused_naming_the_field(id_number, field, words):
-    with pytest.raises(ValidationError) as caught:
+    with translation.override("en"), pytest.raises(ValidationError) as caught:
         pii.normalise_id_number("resident_id", id_number)
     assert field in caught.value.message_dict
     assert words in " ".join(caught.value.message_dict[field])
