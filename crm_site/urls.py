@@ -17,6 +17,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("customers/", include("customers.urls")),
     path("segments/", include("customers.segment_urls")),
+    path("interactions/", include("interactions.urls")),
+    path("workbench/", include("interactions.workbench_urls")),
     path("quality/", include("customers.quality_urls")),
     path("jobs/", include("reports.urls")),
     path("", include("org.urls")),

@@ -1,1 +1,1 @@
-"""Contact log, tasks and reminders, the RM workbench (issue 6). Not installed until it has models."""
+"""Contact log, customer timeline, tasks and reminders, notifications, messages to customers, the workbench."""

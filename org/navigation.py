@@ -22,11 +22,14 @@ class NavItem:
 
 # Later apps add their entries here in the order staff expect to find them.
 NAV_ITEMS: list[NavItem] = [
+    NavItem(_("Workbench"), "workbench:home", "speedometer2", permission="interactions.use_workbench"),
     NavItem(_("Customers"), "customers:customer-list", "people", permission="customers.view_customer"),
+    NavItem(_("Tasks"), "interactions:task-list", "check2-square", permission="interactions.view_task"),
     NavItem(_("Segments"), "segments:segment-list", "diagram-3", permission="customers.view_segment"),
     NavItem(_("RFM"), "quality:rfm-report", "bar-chart", permission="customers.view_rfmscore"),
     NavItem(_("Audit trail"), "org:audit-list", "journal-text", permission="org.view_auditentry"),
     NavItem(_("Jobs"), "reports:jobrun-list", "gear", permission="reports.view_jobrun"),
+    NavItem(_("Data dictionary"), "interactions:data-dictionary", "book", permission="customers.view_customer"),
     NavItem(_("Administration"), "admin:index", "tools", staff_only=True),
 ]
 
@@ -43,9 +46,10 @@ def nav_for(user: Any) -> list[dict]:
     return items
 
 
-# Roles whose work starts somewhere other than the customer list; later issues point the RM and
-# the branch manager at their workbench here.
+# Roles whose work starts somewhere other than the first page of their navigation.
 ROLE_HOME: list[tuple[str, str]] = [
+    (Role.RELATIONSHIP_MANAGER, "workbench:home"),
+    (Role.BRANCH_MANAGER, "workbench:home"),
     (Role.COMPLIANCE_AUDITOR, "org:audit-list"),
     (Role.ADMINISTRATOR, "reports:jobrun-list"),
 ]

@@ -48,6 +48,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.add_customertag",
         "customers.delete_customertag",
         "customers.view_segment",
+        "interactions.view_interaction",
+        "interactions.add_interaction",
+        "interactions.change_interaction",
+        "interactions.send_customer_message",
+        "interactions.view_task",
+        "interactions.add_task",
+        "interactions.change_task",
+        "interactions.view_notification",
+        "interactions.use_workbench",
     ],
     Role.BRANCH_MANAGER: [
         "customers.view_customer",
@@ -63,9 +72,35 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.add_segment",
         "customers.change_segment",
         "org.view_user",
+        "interactions.view_interaction",
+        "interactions.add_interaction",
+        "interactions.change_interaction",
+        "interactions.send_customer_message",
+        "interactions.view_task",
+        "interactions.add_task",
+        "interactions.change_task",
+        "interactions.view_notification",
+        "interactions.use_workbench",
+        "interactions.assign_task",
+        "interactions.view_team_work",
     ],
-    Role.RISK_OFFICER: ["customers.view_customer", "customers.view_segment"],
-    Role.SERVICE_AGENT: ["customers.view_customer", "customers.reveal_customer_pii"],
+    Role.RISK_OFFICER: [
+        "customers.view_customer",
+        "customers.view_segment",
+        "interactions.view_interaction",
+        "interactions.view_notification",
+    ],
+    Role.SERVICE_AGENT: [
+        "customers.view_customer",
+        "customers.reveal_customer_pii",
+        "interactions.view_interaction",
+        "interactions.add_interaction",
+        "interactions.change_interaction",
+        "interactions.view_task",
+        "interactions.add_task",
+        "interactions.change_task",
+        "interactions.view_notification",
+    ],
     Role.MARKETING: [
         "customers.view_customer",
         "customers.export_customer",
@@ -74,13 +109,20 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "customers.change_segment",
         "customers.add_customertag",
         "customers.delete_customertag",
+        "interactions.view_notification",
     ],
     Role.OPERATIONS: [
         "customers.view_customer",
         "customers.export_customer",
         "customers.merge_customer",
+        "interactions.view_notification",
     ],
-    Role.COMPLIANCE_AUDITOR: ["org.view_auditentry", "customers.view_customer"],
+    Role.COMPLIANCE_AUDITOR: [
+        "org.view_auditentry",
+        "customers.view_customer",
+        "interactions.view_interaction",
+        "interactions.view_task",
+    ],
     Role.ADMINISTRATOR: [
         "customers.view_customer",
         "customers.change_customer",
@@ -103,6 +145,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.change_group",
         "reports.view_jobrun",
         "reports.run_job",
+        "interactions.view_interaction",
+        "interactions.view_task",
+        "interactions.view_outboundmessage",
+        "interactions.view_developmentsms",
+        "interactions.view_notification",
         "django_celery_beat.view_periodictask",
         "django_celery_beat.change_periodictask",
         "django_celery_beat.add_periodictask",
@@ -138,6 +185,7 @@ def sync_role_permissions(apps, role_permissions: dict[str, list[str]]) -> None:
             permission = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
             if permission is not None:
                 group.permissions.add(permission)
+
 
 # RFM scores (customers issue 8): the 360° panel and the RFM report.
 for _role in (Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.RISK_OFFICER, Role.MARKETING, Role.ADMINISTRATOR):

@@ -10,7 +10,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 def test_rm1_signs_in_in_chinese_sees_their_navigation_and_signs_out(page, live_server, sign_in, customers):
     sign_in("rm1")
-    expect(page).to_have_url(re.compile(r"/customers/$"))
+    expect(page).to_have_url(re.compile(r"/workbench/$"))
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     nav = page.get_by_test_id("main-nav")
     expect(nav).to_contain_text("客户")
@@ -18,6 +18,7 @@ def test_rm1_signs_in_in_chinese_sees_their_navigation_and_signs_out(page, live_
     expect(nav).not_to_contain_text("管理后台")
     expect(page.get_by_test_id("current-user")).to_contain_text("王芳")
     expect(page.get_by_test_id("current-user")).to_contain_text("海淀支行")
+    nav.get_by_role("link", name="客户", exact=True).click()
     table = page.get_by_test_id("customer-table")
     expect(table).to_contain_text(customers["rm1"][0].name)
     expect(table).not_to_contain_text(customers["rm2"][0].name)
@@ -35,6 +36,7 @@ def test_rm1_switches_to_english_and_back(page, live_server, sign_in, customers)
     nav = page.get_by_test_id("main-nav")
     expect(nav).to_contain_text("Customers")
     expect(nav).not_to_contain_text("Audit trail")
+    nav.get_by_role("link", name="Customers", exact=True).click()
     expect(page.get_by_role("columnheader", name="Customer number")).to_be_visible()
     page.screenshot(path="var/screenshots/rm1-en.png", full_page=True)
 

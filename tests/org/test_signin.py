@@ -124,8 +124,8 @@ def test_user_without_a_role_is_told_whom_to_ask(client, org):
 
 def test_every_role_lands_on_its_home_page(client_for):
     expectations = {
-        "rm1": reverse("customers:customer-list"),
-        "manager1": reverse("customers:customer-list"),
+        "rm1": reverse("workbench:home"),
+        "manager1": reverse("workbench:home"),
         "risk1": reverse("customers:customer-list"),
         "auditor1": reverse("org:audit-list"),
         "admin": reverse("reports:jobrun-list"),
