@@ -57,3 +57,13 @@ def lifecycle(progress: JobProgress, as_of: str | None = None, dormant_days: str
     progress.set_total(4)
     result = lifecycle_refresh(as_of=day, dormant_days=days, aum_drop_share=share)
     progress.advance(4, changed=result.changed)
+
+
+@job("cleansing", label=_("Data cleansing"))
+def cleansing(progress: JobProgress, as_of: str | None = None) -> None:
+    """Normalise names (audited) and open or resolve data-quality issues from what the data shows."""
+    from .quality import cleansing_run, parse_params
+
+    result = cleansing_run(as_of=parse_params(as_of))
+    progress.set_total(result.customers_checked)
+    progress.advance(result.customers_checked, changed=result.changed)

@@ -591,3 +591,44 @@ class ChurnRiskEpisode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.opened_on:%Y-%m-%d}"
+
+
+class DataQualityIssue(models.Model):
+    """One finding of the cleansing job on one customer, open until the data is fixed or a person resolves it."""
+
+    class Kind(models.TextChoices):
+        MISSING = "missing", _("Required field missing")
+        INVALID_ID = "invalid_id", _("ID number fails its checksum")
+        ID_MISMATCH = "id_mismatch", _("Birth date or gender disagrees with the ID number")
+        STALE = "stale", _("Not verified for 12 months")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
+
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE,
+                                 related_name="quality_issues", db_index=False)
+    kind = models.CharField(_("finding"), max_length=16, choices=Kind.choices)
+    field = models.CharField(_("field"), max_length=32, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    found_on = models.DateField(_("found on"))
+    resolved_on = models.DateField(_("resolved on"), null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("resolved by"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+",
+                                    help_text=_("Empty when the job found the data fixed."))
+
+    class Meta:
+        verbose_name = _("data-quality issue")
+        verbose_name_plural = _("data-quality issues")
+        ordering = ["-found_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "kind", "field"], condition=models.Q(status="open"),
+                                    name="customers_dq_one_open_issue"),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "status"], name="dq_customer_status"),
+            models.Index(fields=["status", "kind"], name="dq_status_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.kind} {self.field}"

@@ -1,0 +1,145 @@
+"""The nightly data-cleansing job: safe automatic normalisations, and findings as data-quality issues.
+
+Automatic fixes are limited to normalising how a name is written (trim, full-width → half-width,
+collapsed spaces); they go through one UPDATE that the row-audit trigger records. Phones and
+addresses are normalised when they are sealed (customers.pii), so their stored form is already
+canonical and the job never unseals them to rewrite them. Everything else a person entered is
+never changed: it becomes an issue (missing required field, ID checksum, ID vs birth date/gender,
+not verified for 12 months) that stays open until the data is fixed — the next run resolves it —
+or a person resolves it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from stdnum.cn import ric
+
+from . import pii
+from .models import Customer, DataQualityIssue
+
+STALE_DAYS = 365
+CHUNK = 5000
+Kind = DataQualityIssue.Kind
+
+# Full-width ASCII (U+FF01–U+FF5E) and the ideographic space, and what they normalise to.
+FULL_WIDTH = "".join(chr(code) for code in range(0xFF01, 0xFF5F)) + "\u3000"
+HALF_WIDTH = "".join(chr(code) for code in range(0x21, 0x7F)) + " "
+
+# (kind of customer, field, SQL condition that the field is missing)
+REQUIRED: list[tuple[str, str, str]] = [
+    (Customer.Kind.INDIVIDUAL, "id_number", "c.id_number_enc = ''"),
+    (Customer.Kind.INDIVIDUAL, "phone", "c.phone_enc = ''"),
+    (Customer.Kind.INDIVIDUAL, "birth_date", "c.birth_date IS NULL"),
+    (Customer.Kind.INDIVIDUAL, "gender", "c.gender = ''"),
+    (Customer.Kind.CORPORATE, "id_number", "c.id_number_enc = ''"),
+    (Customer.Kind.CORPORATE, "phone", "c.phone_enc = ''"),
+]
+IN_SCOPE = "c.merged_into_id IS NULL AND c.lifecycle_status <> 'closed'"
+
+
+@dataclass(frozen=True)
+class CleansingResult:
+    names_normalised: int
+    customers_checked: int
+    issues_opened: int
+    issues_resolved: int
+
+    @property
+    def changed(self) -> int:
+        return self.names_normalised + self.issues_opened + self.issues_resolved
+
+
+def normalise_names() -> int:
+    """Trim, half-width and collapse spaces in names, in one audited UPDATE; pinyin keys follow."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE customers_customer c SET name = n.clean, updated_at = now()
+            FROM (SELECT id, regexp_replace(btrim(translate(name, %(full)s, %(half)s)), '\\s+', ' ', 'g') AS clean
+                  FROM customers_customer) n
+            WHERE c.id = n.id AND c.name <> n.clean AND n.clean <> ''
+            RETURNING c.id, c.name
+            """,
+            {"full": FULL_WIDTH, "half": HALF_WIDTH},
+        )
+        changed = cursor.fetchall()
+        rows = []
+        for pk, name in changed:
+            pinyin, initials = pii.name_keys(name)
+            rows.append(Customer(pk=pk, name_pinyin=pinyin, name_initials=initials))
+        Customer.objects.bulk_update(rows, ["name_pinyin", "name_initials"], batch_size=CHUNK)
+    return len(changed)
+
+
+def _id_findings(cursor) -> int:
+    """Resident IDs failing the checksum or disagreeing with birth date / gender, into dq_now (chunked)."""
+    checked = 0
+    customers = (Customer.objects.filter(merged_into__isnull=True, id_type=Customer.IdType.RESIDENT_ID)
+                 .exclude(lifecycle_status=Customer.Lifecycle.CLOSED).exclude(id_number_enc="")
+                 .only("id", "id_type", "id_number_enc", "birth_date", "gender").order_by("pk"))
+    batch: list[tuple[int, str, str]] = []
+    for customer in customers.iterator(chunk_size=CHUNK):
+        checked += 1
+        number = pii.unseal(customer, "id_number")
+        if not ric.is_valid(number):
+            batch.append((customer.pk, Kind.INVALID_ID, "id_number"))
+        else:
+            for field in pii.check_id_consistency(id_type=customer.id_type, id_number=number,
+                                                  birth_date=customer.birth_date, gender=customer.gender):
+                batch.append((customer.pk, Kind.ID_MISMATCH, field))
+        if len(batch) >= CHUNK:
+            cursor.executemany("INSERT INTO dq_now VALUES (%s, %s, %s)", batch)
+            batch = []
+    if batch:
+        cursor.executemany("INSERT INTO dq_now VALUES (%s, %s, %s)", batch)
+    return checked
+
+
+def cleansing_run(*, as_of: datetime.date | None = None) -> CleansingResult:
+    """Normalise names, then bring the open data-quality issues in line with what the data shows today."""
+    as_of = as_of or timezone.localdate()
+    normalised = normalise_names()
+    stale_before = as_of - datetime.timedelta(days=STALE_DAYS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE dq_now (customer_id bigint, kind varchar(16), field varchar(32)) "
+                       "ON COMMIT DROP")
+        for kind, field, missing in REQUIRED:
+            cursor.execute(
+                f"INSERT INTO dq_now SELECT c.id, %(kind)s, %(field)s FROM customers_customer c "  # noqa: S608
+                f"WHERE {IN_SCOPE} AND c.kind = %(customer_kind)s AND {missing}",
+                {"kind": Kind.MISSING, "field": field, "customer_kind": kind})
+        cursor.execute(
+            f"INSERT INTO dq_now SELECT c.id, %(kind)s, '' FROM customers_customer c "  # noqa: S608
+            f"WHERE {IN_SCOPE} AND (c.last_verified_on IS NULL OR c.last_verified_on < %(before)s)",
+            {"kind": Kind.STALE, "before": stale_before})
+        checked = _id_findings(cursor)
+        cursor.execute(
+            """
+            INSERT INTO customers_dataqualityissue (customer_id, kind, field, status, found_on)
+            SELECT DISTINCT customer_id, kind, field, %(open)s, %(as_of)s FROM dq_now
+            ON CONFLICT (customer_id, kind, field) WHERE status = 'open' DO NOTHING
+            """,
+            {"open": DataQualityIssue.Status.OPEN, "as_of": as_of})
+        opened = cursor.rowcount
+        cursor.execute(
+            """
+            UPDATE customers_dataqualityissue i SET status = %(resolved)s, resolved_on = %(as_of)s
+            WHERE i.status = 'open' AND NOT EXISTS (
+                SELECT 1 FROM dq_now n WHERE n.customer_id = i.customer_id AND n.kind = i.kind AND n.field = i.field)
+            """,
+            {"resolved": DataQualityIssue.Status.RESOLVED, "as_of": as_of})
+        resolved = cursor.rowcount
+        # ON COMMIT DROP alone would leave it in a caller's outer transaction (savepoint).
+        cursor.execute("DROP TABLE dq_now")
+    return CleansingResult(normalised, checked, opened, resolved)
+
+
+def parse_params(as_of: Any = None) -> datetime.date:
+    if as_of in (None, ""):
+        return timezone.localdate()
+    return as_of if isinstance(as_of, datetime.date) else datetime.date.fromisoformat(str(as_of).strip())

@@ -1,0 +1,164 @@
+"""The data-cleansing job: name normalisation (audited, nothing else changed), findings as issues, idempotency."""
+
+import datetime
+import json
+
+import pytest
+from django.core.management import call_command
+
+from customers import pii
+from customers.models import Customer, DataQualityIssue
+from customers.quality import cleansing_run
+from org.models import AuditEntry, Branch
+from reports.models import JobRun
+
+from ..factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = datetime.date(2026, 11, 1)
+VALID_ID = "11010519491231002X"  # born 1949-12-31, female
+BAD_CHECKSUM = "110105194912310021"
+PHONE = "+8613812345678"
+
+
+def _sealed(field, value):
+    sealed = pii.seal(field, value)
+    return {f"{field}_enc": sealed.enc, f"{field}_bidx": sealed.bidx, f"{field}_masked": sealed.masked}
+
+
+def _complete(**fields):
+    """An individual with every required field, verified recently: no finding."""
+    values = {"home_branch": Branch.objects.get(code="BJ01"), "birth_date": datetime.date(1949, 12, 31),
+              "gender": "F", "id_type": Customer.IdType.RESIDENT_ID, "last_verified_on": AS_OF,
+              **_sealed("id_number", VALID_ID), **_sealed("phone", PHONE)}
+    values.update(fields)
+    return CustomerFactory(**values)
+
+
+def _open(customer):
+    return set(DataQualityIssue.objects.filter(customer=customer, status="open").values_list("kind", "field"))
+
+
+def test_a_complete_recently_verified_customer_has_no_issue(org):
+    customer = _complete()
+
+    cleansing_run(as_of=AS_OF)
+
+    assert _open(customer) == set()
+
+
+def test_missing_required_fields_are_issues_per_field(org):
+    customer = _complete(birth_date=None, gender="", phone_enc="", phone_bidx="", phone_masked="")
+
+    cleansing_run(as_of=AS_OF)
+
+    assert _open(customer) == {("missing", "birth_date"), ("missing", "gender"), ("missing", "phone")}
+
+
+def test_not_verified_for_12_months_is_stale(org):
+    stale = _complete(last_verified_on=AS_OF - datetime.timedelta(days=366))
+    fresh = _complete(last_verified_on=AS_OF - datetime.timedelta(days=365))
+    never = _complete(last_verified_on=None)
+
+    cleansing_run(as_of=AS_OF)
+
+    assert (_open(stale), _open(fresh), _open(never)) == ({("stale", "")}, set(), {("stale", "")})
+
+
+def test_id_checksum_and_consistency_with_birth_date_and_gender(org):
+    bad_checksum = _complete(**_sealed("id_number", BAD_CHECKSUM))
+    wrong_birth = _complete(birth_date=datetime.date(1950, 1, 1))
+    wrong_gender = _complete(gender="M")
+
+    cleansing_run(as_of=AS_OF)
+
+    assert _open(bad_checksum) == {("invalid_id", "id_number")}
+    assert _open(wrong_birth) == {("id_mismatch", "birth_date")}
+    assert _open(wrong_gender) == {("id_mismatch", "gender")}
+
+
+def test_values_a_person_entered_are_never_changed(org):
+    wrong_birth = _complete(birth_date=datetime.date(1950, 1, 1), gender="M")
+    before = Customer.objects.filter(pk=wrong_birth.pk).values().get()
+
+    cleansing_run(as_of=AS_OF)
+
+    assert Customer.objects.filter(pk=wrong_birth.pk).values().get() == before
+
+
+def test_names_are_trimmed_half_width_and_single_spaced_and_the_fix_is_audited(org):
+    messy = _complete(name="  ＡＢＣ　Trading   Co.  ", kind=Customer.Kind.CORPORATE)
+    chinese = _complete(name="王\u3000芳 ")
+
+    result = cleansing_run(as_of=AS_OF)
+
+    messy.refresh_from_db()
+    chinese.refresh_from_db()
+    assert (messy.name, chinese.name) == ("ABC Trading Co.", "王 芳")
+    assert result.names_normalised == 2
+    assert messy.name_pinyin == pii.name_keys("ABC Trading Co.")[0]
+    entry = AuditEntry.objects.filter(object_type="customers.customer", object_id=str(messy.pk),
+                                      action=AuditEntry.Action.UPDATE).latest("pk")
+    assert "name" in entry.fields
+
+
+def test_a_second_run_on_unchanged_data_changes_nothing(org):
+    customer = _complete(birth_date=None, name=" 李四 ")
+    cleansing_run(as_of=AS_OF)
+    issues = list(DataQualityIssue.objects.values())
+    audit_count = AuditEntry.objects.count()
+
+    again = cleansing_run(as_of=AS_OF + datetime.timedelta(days=1))
+
+    assert again.changed == 0
+    assert list(DataQualityIssue.objects.values()) == issues
+    assert AuditEntry.objects.count() == audit_count
+    assert _open(customer) == {("missing", "birth_date")}
+
+
+def test_fixing_the_data_resolves_the_issue_on_the_next_run(org):
+    customer = _complete(birth_date=None)
+    cleansing_run(as_of=AS_OF)
+    Customer.objects.filter(pk=customer.pk).update(birth_date=datetime.date(1949, 12, 31))
+
+    result = cleansing_run(as_of=AS_OF + datetime.timedelta(days=1))
+
+    issue = DataQualityIssue.objects.get(customer=customer)
+    assert (issue.status, issue.resolved_on, issue.resolved_by) == ("resolved", AS_OF + datetime.timedelta(days=1),
+                                                                    None)
+    assert result.issues_resolved == 1
+
+
+def test_closed_and_merged_customers_are_not_flagged(org):
+    closed = _complete(birth_date=None, lifecycle_status=Customer.Lifecycle.CLOSED)
+    survivor = _complete()
+    merged = _complete(birth_date=None, merged_into=survivor)
+
+    cleansing_run(as_of=AS_OF)
+
+    assert (_open(closed), _open(merged)) == (set(), set())
+
+
+def test_run_job_cleansing_records_the_run(org, capsys):
+    _complete(birth_date=None)
+
+    call_command("run_job", "cleansing", "--param", "as_of=2026-11-01")
+
+    run = JobRun.objects.get(pk=json.loads(capsys.readouterr().out)["id"])
+    assert (run.status, run.rows_total, run.rows_done, run.rows_changed) == (JobRun.Status.SUCCEEDED, 1, 1, 1)
+
+
+def test_nightly_schedule_exists():
+    import importlib
+
+    from django.apps import apps as django_apps
+    from django_celery_beat.models import PeriodicTask
+
+    migration = importlib.import_module("customers.migrations.0016_cleansing_schedule")
+    migration.create_schedule(django_apps, None)
+    migration.create_schedule(django_apps, None)
+
+    task = PeriodicTask.objects.get(name="Data cleansing")
+    assert (task.task, task.args, task.crontab.hour, task.crontab.minute) == (
+        "reports.tasks.run_job", '["cleansing"]', "2", "0")
