@@ -610,11 +610,11 @@ LAYOUT_ACTIONS = ("hide", "show", "pin", "unpin", "up", "down", "reset")
 @transaction.atomic
 def workbench_layout_change(*, user: Any, action: str, key: str = "") -> WorkbenchLayout:
     """Hide, show, pin, unpin or move one widget of the user's workbench (or reset it)."""
-    from .widgets import WIDGETS, arranged
+    from .widgets import arranged, available
 
     if action not in LAYOUT_ACTIONS:
         raise ValidationError(_("Unknown layout change."))
-    if action != "reset" and key not in WIDGETS:
+    if action != "reset" and key not in {widget.key for widget in available(user)}:
         raise ValidationError(_("Unknown widget."))
     layout, _created = WorkbenchLayout.objects.select_for_update().get_or_create(user=user)
     if action == "reset":

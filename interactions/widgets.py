@@ -38,7 +38,6 @@ QUIET_DAYS = 90
 TOP_TIERS = (Customer.Tier.WEALTH, Customer.Tier.PRIVATE)
 LIST_SIZE = 10
 TASKS_SHOWN = 15
-RECENT_DAYS = 30
 
 
 class SubqueryCount(Subquery):
@@ -152,14 +151,17 @@ class WorkbenchData:
 
     @cached_property
     def contacts(self) -> dict:
-        """Recent contacts (last 30 days) and the month's contact counts — one query."""
-        mine = Interaction.objects.filter(self.members("actor"))
+        """Recent contacts (since the start of last month) and the month's contact counts — one query.
+
+        Counts and list cover the same rows (contacts by the person or team, on customers the viewer
+        sees), so an empty list means every count is zero and no second query is needed."""
+        mine = scoping.visible(self.user, Interaction.objects.filter(self.members("actor")))
 
         def counted(start, end):
             return SubqueryCount(mine.filter(occurred_at__gte=start, occurred_at__lt=end).order_by().values("id"))
 
         # Uncorrelated scalar subqueries: PostgreSQL runs each once, not once per row.
-        qs = (scoping.visible(self.user, mine.filter(occurred_at__gte=self.now - dt.timedelta(days=RECENT_DAYS)))
+        qs = (mine.filter(occurred_at__gte=self.last_month_start)
               .select_related("customer", "actor")
               .annotate(this_month=counted(self.month_start, self.now + dt.timedelta(days=1)),
                         last_month=counted(self.last_month_start, self.month_start),
@@ -170,21 +172,10 @@ class WorkbenchData:
             row.readable = selectors.interaction_readable(self.user, row, row.customer)
             row.full_name = self.full_name_shown(row.customer.primary_rm_id, row.customer.home_branch_id,
                                                  row.customer.kind)
-        if rows:
-            figures = {"this_month": rows[0].this_month, "last_month": rows[0].last_month,
-                       "last_month_so_far": rows[0].last_month_so_far}
-        else:
-            figures = self._contact_counts(mine)
-        return {"recent": rows, **figures}
-
-    def _contact_counts(self, mine) -> dict:
-        # No contact in 30 days: the counts cost one more query, only then.
-        return mine.aggregate(
-            this_month=Count("id", filter=Q(occurred_at__gte=self.month_start)),
-            last_month=Count("id", filter=Q(occurred_at__gte=self.last_month_start,
-                                            occurred_at__lt=self.month_start)),
-            last_month_so_far=Count("id", filter=Q(occurred_at__gte=self.last_month_start,
-                                                   occurred_at__lt=self.last_month_same_point)))
+        first = rows[0] if rows else None
+        return {"recent": rows, "this_month": first.this_month if first else 0,
+                "last_month": first.last_month if first else 0,
+                "last_month_so_far": first.last_month_so_far if first else 0}
 
     @cached_property
     def to_contact(self) -> dict:
@@ -249,8 +240,8 @@ class WorkbenchData:
                 overdue_tasks=SubqueryCount(open_tasks.filter(due_at__lt=self.now).order_by().values("id")),
                 contacts_month=SubqueryCount(Interaction.objects.filter(
                     actor=OuterRef("pk"), occurred_at__gte=self.month_start).order_by().values("id")),
-                customers=SubqueryCount(book.order_by().values("id")),
-                aum=Coalesce(Subquery(book.order_by().values("primary_rm").annotate(s=Sum("aum")).values("s")[:1]),
+                book_size=SubqueryCount(book.order_by().values("id")),
+                book_aum=Coalesce(Subquery(book.order_by().values("primary_rm").annotate(s=Sum("aum")).values("s")[:1]),
                              Value(Decimal("0"))),
             ).order_by("full_name", "username"))
 
@@ -282,7 +273,7 @@ def key_customers_widget(data: WorkbenchData) -> dict:
 
 
 def recent_widget(data: WorkbenchData) -> dict:
-    return {"interactions": data.contacts["recent"], "team": data.team, "recent_days": RECENT_DAYS}
+    return {"interactions": data.contacts["recent"], "team": data.team, "since": data.last_month_start}
 
 
 def kpi_widget(data: WorkbenchData) -> dict:

@@ -144,7 +144,8 @@ def test_other_apps_publish_events_once_and_the_timeline_filters_by_kind(world):
     _log(world, summary="电话回访内容")
     for _ in range(2):
         services.timeline_publish(customer=world["wang"], kind="ticket", occurred_at=timezone.now(),
-                                  title="投诉工单 #42 已受理", url="/service/tickets/42/", source_key="ticket:42:opened")
+                                  title="投诉工单 #42 已受理", url="/service/tickets/42/",
+                                  source_key="ticket:42:opened")
     client = client_as(world["org"], "rm1")
     url = reverse("customers:customer-panel", args=[world["wang"].pk, "timeline"])
 
@@ -195,7 +196,7 @@ def test_the_author_corrects_a_note_and_the_old_text_is_kept(world):
     note = _log(world, summary="客户想买基金")
     client = client_as(world["org"], "rm1")
     url = reverse("interactions:interaction-correct", args=[note.pk])
-    form = {**{k: v for k, v in _log_form(summary="客户想买定期，不买基金").items()}, "purpose": "follow_up",
+    form = {**_log_form(summary="客户想买定期，不买基金"), "purpose": "follow_up",
             "sentiment": "", "occurred_at": timezone.localtime(note.occurred_at).strftime("%Y-%m-%dT%H:%M"),
             "reason": "记错了产品"}
 
@@ -208,7 +209,8 @@ def test_the_author_corrects_a_note_and_the_old_text_is_kept(world):
     assert (revision.version, revision.summary, revision.reason, revision.replaced_by) == (
         1, "客户想买基金", "记错了产品", world["org"]["rm1"])
     detail = client.get(note.get_absolute_url()).content.decode()
-    assert "客户想买基金" in detail and "客户想买定期，不买基金" in detail
+    assert "客户想买基金" in detail
+    assert "客户想买定期，不买基金" in detail
     panel = client.get(reverse("customers:customer-panel", args=[world["wang"].pk, "timeline"]), **HTMX)
     assert 'data-testid="corrected"' in panel.content.decode()
     assert AuditEntry.objects.filter(object_type="interactions.interaction", object_id=str(note.pk),
