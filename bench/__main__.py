@@ -58,6 +58,7 @@ def main(argv: list[str]) -> int:
     from django.db import connection
 
     from bench import customers as customer_bench
+    from bench import quality as quality_bench
 
     results: dict[str, float | int | str] = {"scale": args.scale}
     if not args.reuse:
@@ -72,6 +73,8 @@ def main(argv: list[str]) -> int:
     customer_bench.search(results, rng=rng)
     customer_bench.list_pages(results)
     customer_bench.segment_refresh(results)
+    quality_bench.rfm(results)
+    quality_bench.cleansing(results)
     results["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
     RESULTS.mkdir(parents=True, exist_ok=True)

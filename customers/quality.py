@@ -143,3 +143,38 @@ def parse_params(as_of: Any = None) -> datetime.date:
     if as_of in (None, ""):
         return timezone.localdate()
     return as_of if isinstance(as_of, datetime.date) else datetime.date.fromisoformat(str(as_of).strip())
+
+
+def issue_queue(*, user: Any, kind: str = "") -> Any:
+    """Open data-quality issues on the customers `user` sees (an RM: their own), oldest first."""
+    from org import scoping
+
+    issues = DataQualityIssue.objects.filter(status=DataQualityIssue.Status.OPEN)
+    if kind in Kind.values:
+        issues = issues.filter(kind=kind)
+    return (scoping.visible(user, issues).select_related("customer", "customer__primary_rm")
+            .order_by("found_on", "id"))
+
+
+def access_issue(user: Any, pk: Any) -> DataQualityIssue:
+    """One issue the user may see, or Http404 (the same for missing and invisible)."""
+    from org import scoping
+
+    return scoping.access(user, DataQualityIssue.objects.select_related("customer"), pk)
+
+
+@transaction.atomic
+def dataqualityissue_resolve(*, issue: DataQualityIssue, actor: Any, note: str = "") -> DataQualityIssue:
+    """Mark an open issue resolved by `actor` (audited); the next run reopens it if the data still shows it."""
+    from org.audit import audit_record
+    from org.models import AuditEntry
+
+    issue = DataQualityIssue.objects.select_for_update().get(pk=issue.pk)
+    if issue.status == DataQualityIssue.Status.OPEN:
+        issue.status = DataQualityIssue.Status.RESOLVED
+        issue.resolved_on = timezone.localdate()
+        issue.resolved_by = actor
+        issue.save(update_fields=["status", "resolved_on", "resolved_by"])
+        audit_record(action=AuditEntry.Action.UPDATE, actor=actor, obj=issue, fields=["status"],
+                     detail={"note": note[:200]} if note else None)
+    return issue

@@ -6,4 +6,6 @@ app_name = "quality"
 
 urlpatterns = [
     path("rfm/", views.rfm_report_page, name="rfm-report"),
+    path("issues/", views.issue_list, name="issue-list"),
+    path("issues/<int:pk>/resolve/", views.issue_resolve, name="issue-resolve"),
 ]

@@ -1,11 +1,16 @@
-"""Pages of scoring and data quality: the RFM report (label distribution per branch, label moves)."""
+"""Pages of scoring and data quality: the RFM report, and the data-quality work queue with its resolve action."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from .models import RfmRun
 from .rfm import rfm_report
@@ -22,3 +27,33 @@ def rfm_report_page(request: HttpRequest) -> HttpResponse:
     report = rfm_report(user=request.user, run=run)
     runs = RfmRun.objects.order_by("-as_of")[:30]
     return render(request, "customers/quality/rfm_report.html", {"report": report, "runs": runs})
+
+
+@require_GET
+@login_required
+@permission_required("customers.view_dataqualityissue", raise_exception=True)
+def issue_list(request: HttpRequest) -> HttpResponse:
+    """The work queue: open data-quality issues on the customers the viewer sees, oldest first."""
+    from .models import DataQualityIssue
+    from .quality import issue_queue
+
+    kind = request.GET.get("kind", "")
+    page = Paginator(issue_queue(user=request.user, kind=kind), 50).get_page(request.GET.get("page"))
+    return render(request, "customers/quality/issue_list.html",
+                  {"page": page, "kind": kind, "kinds": DataQualityIssue.Kind.choices})
+
+
+@require_POST
+@login_required
+@permission_required("customers.change_dataqualityissue", raise_exception=True)
+def issue_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    """Resolve one issue the viewer sees (404 otherwise), then go back where the button was."""
+    from .quality import access_issue, dataqualityissue_resolve
+
+    issue = access_issue(request.user, pk)
+    dataqualityissue_resolve(issue=issue, actor=request.user, note=request.POST.get("note", ""))
+    messages.success(request, _("The issue is marked resolved."))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("quality:issue-list")
+    return redirect(target)

@@ -190,3 +190,9 @@ def sync_role_permissions(apps, role_permissions: dict[str, list[str]]) -> None:
 # RFM scores (customers issue 8): the 360° panel and the RFM report.
 for _role in (Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.RISK_OFFICER, Role.MARKETING, Role.ADMINISTRATOR):
     ROLE_PERMISSIONS[_role].append("customers.view_rfmscore")
+
+# Data-quality issues (customers issue 8): the work queue and the 360° panel; resolving is a change.
+for _role in (Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.RISK_OFFICER, Role.OPERATIONS, Role.ADMINISTRATOR):
+    ROLE_PERMISSIONS[_role].append("customers.view_dataqualityissue")
+for _role in (Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.OPERATIONS):
+    ROLE_PERMISSIONS[_role].append("customers.change_dataqualityissue")

@@ -162,3 +162,91 @@ def test_nightly_schedule_exists():
     task = PeriodicTask.objects.get(name="Data cleansing")
     assert (task.task, task.args, task.crontab.hour, task.crontab.minute) == (
         "reports.tasks.run_job", '["cleansing"]', "2", "0")
+
+
+# --- Work queue, resolve, 360° panel --------------------------------------------------------------
+
+
+@pytest.fixture
+def flagged(customers):
+    """rm1's first customer, rm2's first and the Shanghai one each miss a birth date."""
+    picked = {"rm1": customers["rm1"][0], "rm2": customers["rm2"][0], "shanghai": customers["shanghai"][0]}
+    for customer in picked.values():
+        Customer.objects.filter(pk=customer.pk).update(
+            birth_date=None, gender="F", last_verified_on=AS_OF, **_sealed("id_number", VALID_ID),
+            **_sealed("phone", PHONE))
+    Customer.objects.exclude(pk__in=[c.pk for c in picked.values()]).update(
+        birth_date=datetime.date(1949, 12, 31), gender="F", last_verified_on=AS_OF,
+        **_sealed("id_number", VALID_ID), **_sealed("phone", PHONE))
+    cleansing_run(as_of=AS_OF)
+    return picked
+
+
+def _queue(client):
+    response = client.get("/quality/issues/")
+    assert response.status_code == 200
+    return {issue.customer_id for issue in response.context["page"]}
+
+
+def test_queue_shows_each_person_the_issues_of_the_customers_they_see(flagged, client_for):
+    assert _queue(client_for("rm1")) == {flagged["rm1"].pk}
+    assert _queue(client_for("rm2")) == {flagged["rm2"].pk}
+    assert _queue(client_for("manager1")) == {flagged["rm1"].pk}  # BJ01 only: not BJ02, not Shanghai
+    assert _queue(client_for("ops1")) == {flagged["rm1"].pk, flagged["rm2"].pk}  # Beijing branch
+
+
+@pytest.mark.parametrize(("username", "status"), [("service1", 403), ("marketing1", 403), ("auditor1", 403)])
+def test_queue_is_closed_to_roles_without_the_permission(flagged, client_for, username, status):
+    assert client_for(username).get("/quality/issues/").status_code == status
+
+
+def test_rm_resolves_an_issue_of_their_customer_and_it_is_audited(flagged, client_for, org):
+    issue = DataQualityIssue.objects.get(customer=flagged["rm1"])
+
+    response = client_for("rm1").post(f"/quality/issues/{issue.pk}/resolve/")
+
+    issue.refresh_from_db()
+    assert response.status_code == 302
+    assert (issue.status, issue.resolved_by) == ("resolved", org["rm1"])
+    assert AuditEntry.objects.filter(object_type="customers.dataqualityissue", object_id=str(issue.pk),
+                                     actor_username="rm1").exists()
+
+
+def test_resolving_an_issue_of_someone_elses_customer_is_404_and_changes_nothing(flagged, client_for):
+    issue = DataQualityIssue.objects.get(customer=flagged["rm2"])
+
+    response = client_for("rm1").post(f"/quality/issues/{issue.pk}/resolve/")
+
+    assert response.status_code == 404
+    issue.refresh_from_db()
+    assert (issue.status, issue.resolved_by) == ("open", None)
+
+
+def test_resolve_needs_post_and_never_redirects_off_site(flagged, client_for):
+    issue = DataQualityIssue.objects.get(customer=flagged["rm1"])
+    client = client_for("rm1")
+
+    assert client.get(f"/quality/issues/{issue.pk}/resolve/").status_code == 405
+    response = client.post(f"/quality/issues/{issue.pk}/resolve/", {"next": "https://evil.example/"})
+    assert response["Location"] == "/quality/issues/"
+
+
+def test_a_resolved_issue_the_data_still_shows_opens_again_on_the_next_run(flagged, client_for):
+    issue = DataQualityIssue.objects.get(customer=flagged["rm1"])
+    client_for("rm1").post(f"/quality/issues/{issue.pk}/resolve/")
+
+    cleansing_run(as_of=AS_OF + datetime.timedelta(days=1))
+
+    assert _open(flagged["rm1"]) == {("missing", "birth_date")}
+
+
+def test_360_panel_lists_open_issues_when_it_loads(flagged, client_for):
+    client = client_for("rm1")
+    customer = flagged["rm1"]
+
+    page = client.get(customer.get_absolute_url()).content.decode()
+    panel = client.get(f"/customers/{customer.pk}/panels/quality/", HTTP_HX_REQUEST="true")
+
+    assert f'hx-get="/customers/{customer.pk}/panels/quality/"' in page
+    assert [issue.field for issue in panel.context["issues"]] == ["birth_date"]
+    assert 'data-testid="quality-issues"' in panel.content.decode()

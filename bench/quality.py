@@ -1,0 +1,56 @@
+"""Scoring and data-quality benchmarks: the RFM and cleansing jobs end to end, each in a process of its own.
+
+Each job runs as `manage.py run_job NAME` in a child process (as a worker would run it), so its wall
+time includes Django start-up (about a second) and its peak memory (`rfm_peak_rss_mb`, the child's
+ru_maxrss from wait4) is the job's alone, not the bench process's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run_job(name: str, *params: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of `manage.py run_job NAME --param …` in a child process."""
+    command = [sys.executable, "manage.py", "run_job", name]
+    for param in params:
+        command += ["--param", param]
+    begin = time.perf_counter()
+    child = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - begin
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"run_job {name} failed with status {status}")
+    return elapsed, usage.ru_maxrss / 1024  # Linux reports KiB
+
+
+def rfm(results: dict) -> None:
+    """rfm_s, rfm_peak_rss_mb, and the sizes they were measured at (customers, transactions in the window)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(occurred_at) FROM customers_transaction")
+        latest = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM customers_transaction")
+        results["rfm_transactions"] = cursor.fetchone()[0]
+    as_of = timezone.localtime(latest).date() if latest else timezone.localdate()
+    elapsed, peak = _run_job("rfm", f"as_of={as_of:%Y-%m-%d}", "window_days=365")
+    results["rfm_s"] = round(elapsed, 3)
+    results["rfm_peak_rss_mb"] = round(peak, 1)
+    from customers.models import RfmRun
+
+    results["rfm_customers"] = RfmRun.objects.get(as_of=as_of).customers_scored
+
+
+def cleansing(results: dict) -> None:
+    """cleansing_s: the whole cleansing job (name normalisation, SQL findings, chunked ID checks) from cold."""
+    elapsed, peak = _run_job("cleansing")
+    results["cleansing_s"] = round(elapsed, 3)
+    results["cleansing_peak_rss_mb"] = round(peak, 1)
