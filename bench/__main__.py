@@ -75,6 +75,7 @@ def main(argv: list[str]) -> int:
     customer_bench.segment_refresh(results)
     quality_bench.rfm(results)
     quality_bench.cleansing(results)
+    quality_bench.metrics(results)
     results["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
     RESULTS.mkdir(parents=True, exist_ok=True)

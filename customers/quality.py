@@ -178,3 +178,68 @@ def dataqualityissue_resolve(*, issue: DataQualityIssue, actor: Any, note: str =
         audit_record(action=AuditEntry.Action.UPDATE, actor=actor, obj=issue, fields=["status"],
                      detail={"note": note[:200]} if note else None)
     return issue
+
+
+# The bank's targets (requirements: completeness at least 98 %, error rate at most 2 %); a deployment
+# may set DATA_QUALITY_TARGETS in settings.
+DEFAULT_TARGETS = {"completeness": 0.98, "error_rate": 0.02}
+
+
+@dataclass(frozen=True)
+class QualityRow:
+    label: str
+    customers: int
+    completeness: float
+    error_rate: float
+    stale_share: float
+    open_issues: int
+
+
+def quality_targets() -> dict[str, float]:
+    from django.conf import settings
+
+    return {**DEFAULT_TARGETS, **getattr(settings, "DATA_QUALITY_TARGETS", {})}
+
+
+def quality_metrics(*, user: Any, group_by: str = "branch", as_of: datetime.date | None = None) -> list[QualityRow]:
+    """Completeness, error rate, stale share and open issues of the customers `user` sees, per branch or RM.
+
+    Completeness = required fields present ÷ required fields (individuals: ID, phone, birth date,
+    gender; corporates: ID, phone). Error rate = customers with an open ID checksum or ID-mismatch
+    issue ÷ customers. Stale = not verified in the last 12 months (or never).
+    """
+    from django.db.models import Count, Exists, OuterRef, Q
+
+    from org import scoping
+
+    as_of = as_of or timezone.localdate()
+    individual = Q(kind=Customer.Kind.INDIVIDUAL)
+    open_issues = DataQualityIssue.objects.filter(customer=OuterRef("pk"), status=DataQualityIssue.Status.OPEN)
+    errors = open_issues.filter(kind__in=[Kind.INVALID_ID, Kind.ID_MISMATCH])
+    customers = scoping.visible(user, Customer.objects.filter(merged_into__isnull=True).exclude(
+        lifecycle_status=Customer.Lifecycle.CLOSED))
+    key = {"branch": "home_branch__name", "rm": "primary_rm__full_name"}[group_by]
+    rows = (customers.values(key).annotate(
+        total=Count("pk"),
+        individuals=Count("pk", filter=individual),
+        present=(Count("pk", filter=~Q(id_number_enc="")) + Count("pk", filter=~Q(phone_enc=""))
+                 + Count("pk", filter=individual & Q(birth_date__isnull=False))
+                 + Count("pk", filter=individual & ~Q(gender=""))),
+        with_errors=Count("pk", filter=Q(Exists(errors))),
+        stale=Count("pk", filter=Q(last_verified_on__isnull=True)
+                    | Q(last_verified_on__lt=as_of - datetime.timedelta(days=STALE_DAYS))),
+    ).order_by(key))
+    issue_counts = dict(
+        scoping.visible(user, DataQualityIssue.objects.filter(status=DataQualityIssue.Status.OPEN))
+        .values_list(f"customer__{key}").annotate(n=Count("pk")).values_list(f"customer__{key}", "n"))
+    result = []
+    for row in rows:
+        required = 2 * row["total"] + 2 * row["individuals"]
+        result.append(QualityRow(
+            label=row[key] or "—", customers=row["total"],
+            completeness=row["present"] / required if required else 1.0,
+            error_rate=row["with_errors"] / row["total"] if row["total"] else 0.0,
+            stale_share=row["stale"] / row["total"] if row["total"] else 0.0,
+            open_issues=issue_counts.get(row[key], 0),
+        ))
+    return result

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from .models import RfmRun
@@ -57,3 +58,29 @@ def issue_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("quality:issue-list")
     return redirect(target)
+
+
+@require_GET
+@login_required
+@permission_required("customers.view_dataqualityissue", raise_exception=True)
+def quality_dashboard(request: HttpRequest) -> HttpResponse:
+    """Completeness, error rate, stale share and open issues per branch or RM, against the bank's targets."""
+    from .quality import quality_metrics, quality_targets
+
+    group_by = "rm" if request.GET.get("by") == "rm" else "branch"
+    rows = quality_metrics(user=request.user, group_by=group_by)
+    targets = quality_targets()
+    chart = {
+        "type": "bar",
+        "labels": [row.label for row in rows],
+        "datasets": [
+            {"label": str(gettext_lazy("Completeness %")), "data": [round(row.completeness * 100, 1) for row in rows]},
+            {"label": str(gettext_lazy("Error rate %")), "data": [round(row.error_rate * 100, 1) for row in rows]},
+            {"label": str(gettext_lazy("Stale %")), "data": [round(row.stale_share * 100, 1) for row in rows]},
+        ],
+        "options": {"scales": {"y": {"min": 0, "max": 100}}},
+    }
+    return render(request, "customers/quality/dashboard.html", {
+        "rows": rows, "group_by": group_by, "chart": chart,
+        "target_completeness": targets["completeness"], "target_error_rate": targets["error_rate"],
+    })

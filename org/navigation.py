@@ -27,7 +27,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem(_("Tasks"), "interactions:task-list", "check2-square", permission="interactions.view_task"),
     NavItem(_("Segments"), "segments:segment-list", "diagram-3", permission="customers.view_segment"),
     NavItem(_("RFM"), "quality:rfm-report", "bar-chart", permission="customers.view_rfmscore"),
-    NavItem(_("Data quality"), "quality:issue-list", "clipboard-check",
+    NavItem(_("Data quality"), "quality:dashboard", "clipboard-check",
             permission="customers.view_dataqualityissue"),
     NavItem(_("Audit trail"), "org:audit-list", "journal-text", permission="org.view_auditentry"),
     NavItem(_("Jobs"), "reports:jobrun-list", "gear", permission="reports.view_jobrun"),

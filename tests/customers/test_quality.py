@@ -173,11 +173,12 @@ def flagged(customers):
     picked = {"rm1": customers["rm1"][0], "rm2": customers["rm2"][0], "shanghai": customers["shanghai"][0]}
     for customer in picked.values():
         Customer.objects.filter(pk=customer.pk).update(
-            birth_date=None, gender="F", last_verified_on=AS_OF, **_sealed("id_number", VALID_ID),
+            birth_date=None, gender="F", last_verified_on=AS_OF, id_type=Customer.IdType.RESIDENT_ID,
+            **_sealed("id_number", VALID_ID),
             **_sealed("phone", PHONE))
     Customer.objects.exclude(pk__in=[c.pk for c in picked.values()]).update(
         birth_date=datetime.date(1949, 12, 31), gender="F", last_verified_on=AS_OF,
-        **_sealed("id_number", VALID_ID), **_sealed("phone", PHONE))
+        id_type=Customer.IdType.RESIDENT_ID, **_sealed("id_number", VALID_ID), **_sealed("phone", PHONE))
     cleansing_run(as_of=AS_OF)
     return picked
 
@@ -250,3 +251,37 @@ def test_360_panel_lists_open_issues_when_it_loads(flagged, client_for):
     assert f'hx-get="/customers/{customer.pk}/panels/quality/"' in page
     assert [issue.field for issue in panel.context["issues"]] == ["birth_date"]
     assert 'data-testid="quality-issues"' in panel.content.decode()
+
+
+# --- Dashboard --------------------------------------------------------------------------------------
+
+
+def test_dashboard_figures_per_branch_within_the_managers_reach(flagged, client_for):
+    response = client_for("manager1").get("/quality/")
+
+    assert response.status_code == 200
+    [row] = response.context["rows"]
+    # BJ01: rm1's and rm3's two customers each, 4 × 4 required fields, one birth date missing.
+    assert (row.customers, row.completeness, row.error_rate, row.stale_share, row.open_issues) == (
+        4, 15 / 16, 0.0, 0.0, 1)
+    html = response.content.decode()
+    assert 'data-testid="completeness">94%<' in html
+    assert '<canvas data-chart="quality-chart"' in html
+
+
+def test_dashboard_per_rm_and_error_rate_from_id_findings(flagged, client_for, org):
+    Customer.objects.filter(pk=flagged["rm1"].pk).update(gender="M")  # disagrees with the female ID
+    cleansing_run(as_of=AS_OF)
+
+    rows = {row.label: row for row in client_for("manager1").get("/quality/?by=rm").context["rows"]}
+
+    assert set(rows) == {org["rm1"].full_name, org["rm3"].full_name}
+    assert rows[org["rm1"].full_name].error_rate == 0.5
+    assert rows[org["rm1"].full_name].open_issues == 2
+    assert rows[org["rm3"].full_name].error_rate == 0.0
+
+
+@pytest.mark.parametrize(("username", "status"), [("rm1", 200), ("manager1", 200), ("ops1", 200),
+                                                  ("service1", 403), ("marketing1", 403)])
+def test_dashboard_is_open_to_the_roles_with_the_permission(org, client_for, username, status):
+    assert client_for(username).get("/quality/").status_code == status
