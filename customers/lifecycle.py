@@ -185,4 +185,42 @@ def lifecycle_refresh(*, as_of: datetime.date, dormant_days: int = DEFAULT_DORMA
         closed = cursor.rowcount
         # ON COMMIT DROP alone would leave it in a caller's outer transaction (savepoint).
         cursor.execute("DROP TABLE churn_now")
+        churn_tasks_create(episode_ids=opened)
     return LifecycleResult(tiers, dormant, reactivated, snapshots, opened, closed)
+
+
+def churn_tasks_create(*, episode_ids: list[int]) -> int:
+    """A task for the owning RM of each newly opened episode (interactions' task service); returns how many.
+
+    Called in the transaction that opened the episodes, so an episode and its task commit together and a
+    rerun (which opens no episode) creates none. Customers without an RM get no task: the open episode
+    and its audit entry are the flag.
+    """
+    from django.apps import apps
+    from django.utils.translation import gettext as _
+
+    from .models import ChurnRiskEpisode
+
+    if not episode_ids or not apps.is_installed("interactions"):
+        return 0
+    from interactions.models import Task
+    from interactions.services import task_create
+
+    made = 0
+    episodes = (ChurnRiskEpisode.objects.filter(pk__in=episode_ids, customer__primary_rm__isnull=False)
+                .select_related("customer", "customer__primary_rm").order_by("pk"))
+    due = timezone.now() + datetime.timedelta(days=3)
+    for episode in episodes:
+        reasons = []
+        if episode.aum_drop:
+            reasons.append(_("AUM fell from %(before)s to %(now)s in 90 days.") % {
+                "before": episode.aum_before, "now": episode.aum_now})
+        if episode.recency_drop:
+            reasons.append(_("RFM recency score fell from %(before)s to %(now)s.") % {
+                "before": episode.r_before, "now": episode.r_now})
+        rm = episode.customer.primary_rm
+        task_create(actor=rm, assignee=rm, customer=episode.customer, due_at=due, priority=Task.Priority.HIGH,
+                    title=_("Churn risk: contact %(customer)s") % {"customer": episode.customer},
+                    description=" ".join(reasons))
+        made += 1
+    return made

@@ -275,3 +275,22 @@ def test_nightly_schedule_exists():
     task = PeriodicTask.objects.get(name="Tiers, dormancy and churn risk")
     assert (task.task, task.args, task.crontab.hour, task.crontab.minute) == (
         "reports.tasks.run_job", '["lifecycle"]', "3", "30")
+
+
+def test_a_new_episode_gives_the_owning_rm_one_task_and_later_nights_none(org):
+    from interactions.models import Task
+
+    falling = _customer(aum="100.00", primary_rm=org["rm1"])
+    _aum_90_days_ago(falling, "1000.00")
+    orphan = _customer(aum="100.00", primary_rm=None)
+    _aum_90_days_ago(orphan, "1000.00")
+
+    lifecycle_refresh(as_of=AS_OF)
+    lifecycle_refresh(as_of=AS_OF + datetime.timedelta(days=1))
+
+    task = Task.objects.get()
+    assert (task.customer_id, task.assignee, task.priority, task.status) == (
+        falling.pk, org["rm1"], Task.Priority.HIGH, Task.Status.OPEN)
+    assert "1000.00" in task.description
+    assert "100.00" in task.description
+    assert ChurnRiskEpisode.objects.count() == 2  # the customer without an RM is flagged too
