@@ -26,6 +26,13 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
+def _english_unless_asked(settings):
+    # Messages are asserted in English; the Chinese UI is exercised by the browser tests, whose
+    # Chinese browsers ask for zh-CN (Accept-Language wins over LANGUAGE_CODE).
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2 at its production cost makes every demo user take ~0.4 s to create; hashing is
     # Django's, not ours, so tests use its cheapest hasher.
