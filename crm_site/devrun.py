@@ -52,7 +52,7 @@ def run() -> int:
     children: list[subprocess.Popen] = []
     try:
         _manage("migrate", "--noinput")
-        _manage("seed_demo", "--customers", os.environ.get("DEMO_CUSTOMERS", "200"))
+        _manage("seed_demo", "--customers", os.environ.get("DEMO_CUSTOMERS", "2000"))
         common = {"cwd": devservers.ROOT}
         children.append(subprocess.Popen(  # noqa: S603
             [PYTHON, "-m", "celery", "-A", "crm_site", "worker", "--loglevel", "INFO", "--concurrency", "2"],
