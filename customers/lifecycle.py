@@ -90,15 +90,18 @@ WHERE c.lifecycle_status = %(dormant)s AND c.merged_into_id IS NULL
               WHERE t.customer_id = c.id AND t.occurred_at >= %(start)s AND t.occurred_at < %(end)s)
 """
 
-# A change log: a row only when the AUM differs from the customer's latest snapshot.
+# A change log: a row only when the AUM differs from the customer's latest snapshot. The latest
+# snapshots are read once as a set (DISTINCT ON, then a hash join): a per-customer LATERAL probe was
+# planned as a scan of the table being filled and went quadratic on a first run over 1M customers.
 SNAPSHOT_SQL = """
+WITH last AS (
+    SELECT DISTINCT ON (customer_id) customer_id, aum FROM customers_customeraumsnapshot
+    WHERE taken_on <= %(as_of)s ORDER BY customer_id, taken_on DESC
+)
 INSERT INTO customers_customeraumsnapshot (customer_id, taken_on, aum)
 SELECT c.id, %(as_of)s, c.aum
 FROM customers_customer c
-LEFT JOIN LATERAL (
-    SELECT s.aum FROM customers_customeraumsnapshot s
-    WHERE s.customer_id = c.id AND s.taken_on <= %(as_of)s ORDER BY s.taken_on DESC LIMIT 1
-) last ON true
+LEFT JOIN last ON last.customer_id = c.id
 WHERE c.merged_into_id IS NULL AND c.lifecycle_status <> %(closed)s AND (last.aum IS NULL OR last.aum <> c.aum)
 ON CONFLICT (customer_id, taken_on) DO UPDATE SET aum = EXCLUDED.aum
 """
@@ -121,13 +124,13 @@ WITH runs AS (
     JOIN customers_rfmscore prev_s ON prev_s.customer_id = now_s.customer_id
     WHERE now_s.run_id = (SELECT id FROM runs WHERE n = 1) AND prev_s.run_id = (SELECT id FROM runs WHERE n = 2)
       AND prev_s.r_score - now_s.r_score >= 2
+), base AS (
+    SELECT DISTINCT ON (customer_id) customer_id, aum FROM customers_customeraumsnapshot
+    WHERE taken_on <= %(lookback)s ORDER BY customer_id, taken_on DESC
 ), adrop AS (
     SELECT c.id AS customer_id, base.aum AS aum_before, c.aum AS aum_now
     FROM customers_customer c
-    JOIN LATERAL (
-        SELECT s.aum FROM customers_customeraumsnapshot s
-        WHERE s.customer_id = c.id AND s.taken_on <= %(lookback)s ORDER BY s.taken_on DESC LIMIT 1
-    ) base ON true
+    JOIN base ON base.customer_id = c.id
     WHERE base.aum > 0 AND c.aum < base.aum * (1 - %(share)s)
 )
 SELECT c.id AS customer_id,
