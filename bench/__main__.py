@@ -58,6 +58,7 @@ def main(argv: list[str]) -> int:
     from django.db import connection
 
     from bench import customers as customer_bench
+    from bench import interactions as interactions_bench
     from bench import quality as quality_bench
 
     results: dict[str, float | int | str] = {"scale": args.scale}
@@ -76,6 +77,8 @@ def main(argv: list[str]) -> int:
     quality_bench.rfm(results)
     quality_bench.cleansing(results)
     quality_bench.metrics(results)
+    interactions_bench.workbench(results, rng=rng)
+    interactions_bench.reminder_sweep(results, scale=args.scale)
     results["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,9 @@ class InteractionLogForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("initial", {}).setdefault("occurred_at", _now_local())
+        kwargs["initial"].setdefault("channel", Channel.PHONE)
         super().__init__(*args, **kwargs)
+        self.fields["channel"].choices = Channel.choices
         self.fields["sentiment"].choices = [("", _("Not judged")), *Interaction.Sentiment.choices]
         self.fields["related_type"].choices = [("", _("None")), *Interaction.RelatedType.choices]
         _bootstrap(self, small=True)
@@ -95,6 +97,7 @@ class InteractionCorrectForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["channel"].choices = Channel.choices
         self.fields["sentiment"].choices = [("", _("Not judged")), *Interaction.Sentiment.choices]
         self.fields["related_type"].choices = [("", _("None")), *Interaction.RelatedType.choices]
         _bootstrap(self)

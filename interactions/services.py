@@ -621,7 +621,7 @@ def workbench_layout_change(*, user: Any, action: str, key: str = "") -> Workben
         layout.widgets = []
         layout.save()
         return layout
-    items = [{"key": w.key, "hidden": hidden, "pinned": pinned} for w, hidden, pinned in arranged(user, layout)]
+    items = [{"key": w.key, "hidden": hidden, "pinned": pinned} for w, hidden, pinned in arranged(user, layout.widgets)]
     index = next(i for i, item in enumerate(items) if item["key"] == key)
     item = items[index]
     if action in ("hide", "show"):

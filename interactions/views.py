@@ -399,12 +399,10 @@ def data_dictionary(request):
 # --- the workbench ---------------------------------------------------------------------------------------
 
 def _workbench_context(request) -> dict:
-    from .models import WorkbenchLayout
     from .widgets import WorkbenchData, arranged
 
-    layout = WorkbenchLayout.objects.filter(user=request.user.pk).first()
     data = WorkbenchData(request.user)
-    rows = arranged(request.user, layout)
+    rows = arranged(request.user, data.figures["layout"])
     shown = [{"widget": widget, "pinned": pinned, "first": n == 0, "last": n == len(rows) - 1,
               "context": widget.context(data)}
              for n, (widget, hidden, pinned) in enumerate(rows) if not hidden]

@@ -15,14 +15,16 @@ request, and hidden widgets run none.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, Window
-from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth
+from django.db import connection
+from django.db.models import IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -31,7 +33,7 @@ from customers.models import Account, Customer
 from org import scoping
 
 from . import selectors
-from .models import Interaction, Task, WorkbenchLayout
+from .models import Interaction, Task
 
 MATURING_DAYS = 14
 QUIET_DAYS = 90
@@ -73,11 +75,11 @@ def available(user: Any) -> list[Widget]:
             if (w.permission is None or user.has_perm(w.permission)) and (team or not w.team_only)]
 
 
-def arranged(user: Any, layout: WorkbenchLayout | None) -> list[tuple[Widget, bool, bool]]:
+def arranged(user: Any, saved: list | None) -> list[tuple[Widget, bool, bool]]:
     """(widget, hidden, pinned) in the user's order: pinned first, then the rest; widgets registered
     after the user last arranged theirs join at their default place at the end."""
     allowed = {w.key: w for w in available(user)}
-    saved = [item for item in (layout.widgets if layout else []) if item.get("key") in allowed]
+    saved = [item for item in (saved or []) if isinstance(item, dict) and item.get("key") in allowed]
     seen = {item["key"] for item in saved}
     rows = [(allowed[item["key"]], bool(item.get("hidden")), bool(item.get("pinned"))) for item in saved]
     rows += [(widget, False, False) for key, widget in allowed.items() if key not in seen]
@@ -106,28 +108,69 @@ class WorkbenchData:
             return Q(**{field: self.user.pk})
         return Q(**{field: self.user.pk}) | Q(**{f"{field}__in": selectors.team_members(user=self.user).values("pk")})
 
-    def customers(self):
-        """Customers the person may see, closed ones left out (every list starts from scoping)."""
-        return scoping.visible(self.user, Customer.objects.exclude(lifecycle_status=Customer.Lifecycle.CLOSED))
-
     def managed_customers(self):
-        """Customers under management: an RM's own book; a team lead's whole reach."""
-        qs = self.customers()
-        return qs if self.team else qs.filter(primary_rm=self.user.pk)
+        """Customers under management, closed ones left out: an RM's own book (customers shared with
+        them for cover stay in the customer list); a team lead's whole reach. Starts from scoping; the
+        RM's own condition lets PostgreSQL read the book through the (primary_rm, …) index."""
+        qs = Customer.objects.exclude(lifecycle_status=Customer.Lifecycle.CLOSED)
+        if not self.team:
+            qs = qs.filter(primary_rm=self.user.pk)
+        return scoping.visible(self.user, qs)
 
     def full_name_shown(self, primary_rm_id: int | None, home_branch_id: int | None, kind: str) -> bool:
         return (kind == Customer.Kind.CORPORATE or primary_rm_id == self.user.pk
                 or home_branch_id == self.user.branch_id)
 
     @cached_property
+    def book_sql(self) -> tuple[str, list]:
+        """The scoped book as SQL (`SELECT id …`), compiled once and reused by the raw statements below."""
+        sql, params = self.managed_customers().order_by().values("id").query.sql_with_params()
+        return sql, list(params)
+
+    def members_sql(self) -> tuple[str, list]:
+        if not self.team:
+            return "SELECT %s", [self.user.pk]
+        sql, params = selectors.team_members(user=self.user).order_by().values("id").query.sql_with_params()
+        return f"SELECT %s UNION {sql}", [self.user.pk, *params]
+
+    @cached_property
+    def figures(self) -> dict:
+        """The saved layout and every figure the KPI tiles show, in one statement that always returns one
+        row: the book's size, AUM and new customers, and the contacts the person (or team) logged — their
+        own work, counted whoever the customer is with now."""
+        book, book_params = self.book_sql
+        members, member_params = self.members_sql()
+        sql = f"""
+            SELECT (SELECT widgets FROM interactions_workbenchlayout WHERE user_id = %s),
+                   b.customers, b.aum, b.new_customers, i.this_month, i.last_month, i.last_month_so_far
+            FROM (SELECT count(*) AS customers, COALESCE(sum(aum), 0) AS aum,
+                         count(*) FILTER (WHERE created_at >= %s) AS new_customers
+                  FROM customers_customer WHERE id IN ({book})) AS b,
+                 (SELECT count(*) FILTER (WHERE occurred_at >= %s) AS this_month,
+                         count(*) FILTER (WHERE occurred_at < %s) AS last_month,
+                         count(*) FILTER (WHERE occurred_at < %s) AS last_month_so_far
+                  FROM interactions_interaction
+                  WHERE actor_id IN ({members}) AND occurred_at >= %s AND occurred_at <= %s) AS i
+        """  # noqa: S608 - the fragments are Django-compiled querysets; values travel as parameters
+        params = [self.user.pk, self.month_start, *book_params, self.month_start, self.month_start,
+                  self.last_month_same_point, *member_params, self.last_month_start, self.now]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            layout, customers, aum, new, this_month, last_month, so_far = cursor.fetchone()
+        if isinstance(layout, str):
+            layout = json.loads(layout)
+        return {"layout": layout, "book_customers": customers, "book_aum": aum, "book_new": new,
+                "this_month": this_month, "last_month": last_month, "last_month_so_far": so_far}
+
+    @cached_property
     def tasks(self) -> dict:
         """Open tasks due by the end of today, oldest due first, with the totals behind the list."""
-        qs = (Task.objects.filter(self.members("assignee"), status=Task.Status.OPEN, due_at__lt=self.day.end)
-              .select_related("customer", "assignee")
-              .annotate(overdue_total=Window(Count("id", filter=Q(due_at__lt=self.now))),
-                        all_total=Window(Count("id")))
-              .order_by("due_at", "id"))
-        rows = list(qs[:TASKS_SHOWN])
+        due = Task.objects.filter(self.members("assignee"), status=Task.Status.OPEN, due_at__lt=self.day.end)
+        # The list walks the (assignee, due_at, id) index and stops at 15; the totals are scalar subqueries.
+        rows = list(due.select_related("customer", "assignee")
+                    .annotate(overdue_total=SubqueryCount(due.filter(due_at__lt=self.now).order_by().values("id")),
+                              all_total=SubqueryCount(due.order_by().values("id")))
+                    .order_by("due_at", "id")[:TASKS_SHOWN])
         overdue_total = rows[0].overdue_total if rows else 0
         all_total = rows[0].all_total if rows else 0
         return {"overdue": [t for t in rows if t.due_at < self.now], "today": [t for t in rows if t.due_at >= self.now],
@@ -135,88 +178,71 @@ class WorkbenchData:
                 "more": max(0, all_total - len(rows))}
 
     @cached_property
-    def book(self) -> dict:
-        """Key customers by AUM, and the book's size, AUM and new customers this month — one query."""
-        qs = (self.managed_customers()
-              .annotate(book_count=Window(Count("id")), book_aum=Window(Sum("aum")),
-                        book_new=Window(Count("id", filter=Q(created_at__gte=self.month_start))))
-              .only("id", "customer_no", "name", "kind", "tier", "aum", "primary_rm_id", "home_branch_id")
-              .order_by("-aum", "-id"))
-        rows = list(qs[:LIST_SIZE])
+    def key_customers(self) -> list:
+        """The book's largest customers by AUM."""
+        rows = list(self.managed_customers()
+                    .only("id", "customer_no", "name", "kind", "tier", "aum", "primary_rm_id", "home_branch_id")
+                    .order_by("-aum", "-id")[:LIST_SIZE])
         for row in rows:
             row.full_name = self.full_name_shown(row.primary_rm_id, row.home_branch_id, row.kind)
-        first = rows[0] if rows else None
-        return {"key_customers": rows, "count": first.book_count if first else 0,
-                "aum": first.book_aum if first else Decimal("0"), "new": first.book_new if first else 0}
+        return rows
 
     @cached_property
-    def contacts(self) -> dict:
-        """Recent contacts (since the start of last month) and the month's contact counts — one query.
-
-        Counts and list cover the same rows (contacts by the person or team, on customers the viewer
-        sees), so an empty list means every count is zero and no second query is needed."""
-        mine = scoping.visible(self.user, Interaction.objects.filter(self.members("actor")))
-
-        def counted(start, end):
-            return SubqueryCount(mine.filter(occurred_at__gte=start, occurred_at__lt=end).order_by().values("id"))
-
-        # Uncorrelated scalar subqueries: PostgreSQL runs each once, not once per row.
-        qs = (mine.filter(occurred_at__gte=self.last_month_start)
-              .select_related("customer", "actor")
-              .annotate(this_month=counted(self.month_start, self.now + dt.timedelta(days=1)),
-                        last_month=counted(self.last_month_start, self.month_start),
-                        last_month_so_far=counted(self.last_month_start, self.last_month_same_point))
-              .order_by("-occurred_at", "-id"))
-        rows = list(qs[:LIST_SIZE])
+    def recent(self) -> list:
+        """The latest contacts the person (or team) logged since last month began, on customers the
+        viewer sees."""
+        rows = list(scoping.visible(self.user, Interaction.objects.filter(
+                        self.members("actor"), occurred_at__gte=self.last_month_start))
+                    .select_related("customer", "actor").order_by("-occurred_at", "-id")[:LIST_SIZE])
         for row in rows:
             row.readable = selectors.interaction_readable(self.user, row, row.customer)
             row.full_name = self.full_name_shown(row.customer.primary_rm_id, row.customer.home_branch_id,
                                                  row.customer.kind)
-        first = rows[0] if rows else None
-        return {"recent": rows, "this_month": first.this_month if first else 0,
-                "last_month": first.last_month if first else 0,
-                "last_month_so_far": first.last_month_so_far if first else 0}
+        return rows
 
     @cached_property
     def to_contact(self) -> dict:
         """Customers to contact: holdings maturing in 14 days, birthdays this week, top-tier customers
-        not contacted for 90 days — three short lists in one UNION ALL query."""
-        columns = ("c_id", "c_no", "c_name", "c_kind", "c_rm", "c_branch", "c_tier", "reason", "on_date", "amount",
-                   "detail")
-        maturing = (scoping.visible(self.user, Account.objects.filter(
-                        status=Account.Status.ACTIVE, matures_on__gte=self.today,
-                        matures_on__lte=self.today + dt.timedelta(days=MATURING_DAYS)))
-                    .exclude(customer__lifecycle_status=Customer.Lifecycle.CLOSED)
-                    .annotate(c_id=F("customer_id"), c_no=F("customer__customer_no"), c_name=F("customer__name"),
-                              c_kind=F("customer__kind"), c_rm=F("customer__primary_rm_id"),
-                              c_branch=F("customer__home_branch_id"), c_tier=F("customer__tier"),
-                              reason=Value("maturing"), on_date=F("matures_on"), amount=F("balance"),
-                              detail=F("product__name"))
-                    .order_by("matures_on", "id").values_list(*columns)[:LIST_SIZE])
+        not contacted for 90 days — three short lists of the scoped book in one UNION ALL statement."""
+        book, book_params = self.book_sql
         week_start = self.today - dt.timedelta(days=self.today.weekday())
         days = [week_start + dt.timedelta(days=n) for n in range(7)]
         month_days = {d.month * 100 + d.day for d in days}
         if 228 in month_days and not _is_leap(week_start.year if week_start.month <= 2 else week_start.year + 1):
             month_days.add(229)  # born on 29 February: celebrated on the 28th in other years
-        birthdays = (self.customers().filter(birth_date__isnull=False)
-                     .annotate(month_day=ExtractMonth("birth_date") * 100 + ExtractDay("birth_date"))
-                     .filter(month_day__in=sorted(month_days))
-                     .annotate(c_id=F("id"), c_no=F("customer_no"), c_name=F("name"), c_kind=F("kind"),
-                               c_rm=F("primary_rm_id"), c_branch=F("home_branch_id"), c_tier=F("tier"),
-                               reason=Value("birthday"), on_date=F("birth_date"), amount=F("aum"), detail=Value(""))
-                     .order_by("month_day", "id").values_list(*columns)[:LIST_SIZE])
-        recently = Interaction.objects.filter(customer=OuterRef("pk"),
-                                              occurred_at__gte=self.now - dt.timedelta(days=QUIET_DAYS))
-        quiet = (self.customers().filter(tier__in=TOP_TIERS).alias(contacted=Exists(recently))
-                 .filter(contacted=False)
-                 .annotate(c_id=F("id"), c_no=F("customer_no"), c_name=F("name"), c_kind=F("kind"),
-                           c_rm=F("primary_rm_id"), c_branch=F("home_branch_id"), c_tier=F("tier"),
-                           reason=Value("quiet"), on_date=Value(None, output_field=Account._meta.get_field(
-                               "matures_on")), amount=F("aum"), detail=Value(""))
-                 .order_by("-aum", "-id").values_list(*columns)[:LIST_SIZE])
+        columns = "c.id, c.customer_no, c.name, c.kind, c.primary_rm_id, c.home_branch_id, c.tier"
+        sql = f"""
+            (SELECT {columns}, 'maturing', a.matures_on, a.balance, p.name
+               FROM customers_account AS a
+               JOIN customers_customer AS c ON c.id = a.customer_id
+               JOIN customers_product AS p ON p.id = a.product_id
+              WHERE a.customer_id IN ({book}) AND a.status = %s AND a.matures_on BETWEEN %s AND %s
+              ORDER BY a.matures_on, a.id LIMIT %s)
+            UNION ALL
+            (SELECT {columns}, 'birthday', c.birth_date, c.aum, ''
+               FROM customers_customer AS c
+              WHERE c.id IN ({book}) AND c.birth_date IS NOT NULL
+                AND (extract(month FROM c.birth_date) * 100 + extract(day FROM c.birth_date))::int = ANY(%s)
+              ORDER BY extract(month FROM c.birth_date), extract(day FROM c.birth_date), c.id LIMIT %s)
+            UNION ALL
+            (SELECT {columns}, 'quiet', NULL::date, c.aum, ''
+               FROM customers_customer AS c
+              WHERE c.id IN ({book}) AND c.tier = ANY(%s)
+                AND NOT EXISTS (SELECT 1 FROM interactions_interaction AS i
+                                 WHERE i.customer_id = c.id AND i.occurred_at >= %s)
+              ORDER BY c.aum DESC, c.id DESC LIMIT %s)
+        """  # noqa: S608 - the fragments are Django-compiled querysets; values travel as parameters
+        params = [*book_params, Account.Status.ACTIVE, self.today, self.today + dt.timedelta(days=MATURING_DAYS),
+                  LIST_SIZE, *book_params, sorted(month_days), LIST_SIZE, *book_params, list(TOP_TIERS),
+                  self.now - dt.timedelta(days=QUIET_DAYS), LIST_SIZE]
+        names = ("c_id", "c_no", "c_name", "c_kind", "c_rm", "c_branch", "c_tier", "reason", "on_date", "amount",
+                 "detail")
         lists: dict[str, list[dict]] = {"maturing": [], "birthday": [], "quiet": []}
-        for row in maturing.union(birthdays, quiet, all=True):
-            entry = dict(zip(columns, row, strict=True))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        for row in rows:
+            entry = dict(zip(names, row, strict=True))
             entry["full_name"] = self.full_name_shown(entry["c_rm"], entry["c_branch"], entry["c_kind"])
             entry["display_name"] = entry["c_name"] if entry["full_name"] else mask_name(entry["c_name"])
             if entry["reason"] == "birthday":
@@ -269,20 +295,20 @@ def contact_widget(data: WorkbenchData) -> dict:
 
 
 def key_customers_widget(data: WorkbenchData) -> dict:
-    return {"customers": data.book["key_customers"], "team": data.team}
+    return {"customers": data.key_customers, "team": data.team}
 
 
 def recent_widget(data: WorkbenchData) -> dict:
-    return {"interactions": data.contacts["recent"], "team": data.team, "since": data.last_month_start}
+    return {"interactions": data.recent, "team": data.team, "since": data.last_month_start}
 
 
 def kpi_widget(data: WorkbenchData) -> dict:
-    contacts, book = data.contacts, data.book
-    change = contacts["this_month"] - contacts["last_month_so_far"]
-    return {"this_month": contacts["this_month"], "last_month": contacts["last_month"],
-            "last_month_so_far": contacts["last_month_so_far"], "change": change,
-            "customers": book["count"], "aum": book["aum"] or Decimal("0"), "new_customers": book["new"],
-            "team": data.team}
+    figures = data.figures
+    return {"this_month": figures["this_month"], "last_month": figures["last_month"],
+            "last_month_so_far": figures["last_month_so_far"],
+            "change": figures["this_month"] - figures["last_month_so_far"],
+            "customers": figures["book_customers"], "aum": figures["book_aum"] or Decimal("0"),
+            "new_customers": figures["book_new"], "team": data.team}
 
 
 def team_widget(data: WorkbenchData) -> dict:
@@ -291,7 +317,7 @@ def team_widget(data: WorkbenchData) -> dict:
 
 def register_default_widgets() -> None:
     """The interactions app's own widgets (called from InteractionsConfig.ready)."""
-    register_widget(Widget("kpis", _("My figures"), "interactions/widgets/_kpis.html", kpi_widget, order=10,
+    register_widget(Widget("kpis", _("Figures"), "interactions/widgets/_kpis.html", kpi_widget, order=10,
                            wide=True))
     register_widget(Widget("tasks", _("Tasks due today and overdue"), "interactions/widgets/_tasks.html",
                            tasks_widget, order=20, permission="interactions.view_task"))
