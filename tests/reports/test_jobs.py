@@ -50,6 +50,8 @@ def test_admin_starts_a_job_that_a_real_worker_runs(client_for, org, worker):
 @pytest.mark.worker
 def test_worker_killed_mid_task_runs_it_again_and_finishes_once(worker):
     run = JobRun.objects.create(name="test_slow_job", params={"chunks": 12, "pause": 0.25})
+    # Run ids restart after a flush; a counter left by an earlier run of the suite must not count.
+    redis.Redis.from_url(settings.REDIS_URL).delete(finished_key(run.pk))
     run_job.apply_async(args=["test_slow_job"], kwargs={"run_id": run.pk})
     wait_for(lambda: JobRun.objects.get(pk=run.pk).rows_done >= 3, what="the job to be part-way")
 
