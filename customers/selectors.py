@@ -7,7 +7,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from crm_site.masking import mask_name
@@ -91,6 +92,15 @@ def customer_list(
     """One page of the customers the user may see, by name, with the cursor of the next page."""
     qs = customer_filtered(user=user, filters=filters).select_related("home_branch", "primary_rm")
     order = SORTS.get(filters.get("sort") or "name", SORTS["name"])
+    if search_condition(filters.get("q") or "") is not None:
+        # A search matches few rows scattered over the sort index: walking that index until 26
+        # matches turn up read 220,000 rows for "zw" at 1M customers. Sorting on an equal expression
+        # that no index provides makes PostgreSQL fetch the matches from the search indexes and
+        # sort just those.
+        first = order[0].lstrip("-")
+        value = Concat(first, Value("")) if first != "aum" else F("aum") + 0
+        qs = qs.annotate(search_sort=ExpressionWrapper(value, output_field=Customer._meta.get_field(first)))
+        order = (("-" if order[0].startswith("-") else "") + "search_sort", *order[1:])
     return keyset_page(qs, fields=order, cursor=cursor, size=PAGE_SIZE)
 
 
