@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Channel, Interaction, Notification, OutboundMessage, Task
+from .models import Channel, Interaction, NotificationPreference, OutboundMessage, Task
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -180,4 +180,4 @@ class PreferencesForm(forms.Form):
 
     def preferences(self) -> dict[str, tuple[bool, bool]]:
         return {kind: (self.cleaned_data[f"{kind}__in_app"], self.cleaned_data[f"{kind}__email"])
-                for kind in Notification.Kind.values}
+                for kind in NotificationPreference.KINDS}

@@ -10,6 +10,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 
 class Channel(models.TextChoices):
@@ -277,6 +278,12 @@ class Notification(models.Model):
         TASK_OVERDUE = "task_overdue", _("Task overdue")
         TASK_ASSIGNED = "task_assigned", _("Task assigned to you")
         MESSAGE_FAILED = "message_failed", _("Message to a customer failed")
+        # One notice for many tasks that fell due together (a backlog after an outage, a mass import).
+        TASK_REMINDERS = "task_reminders", _("Task reminders (several at once)")
+        TASK_OVERDUE_MANY = "task_overdue_many", _("Tasks overdue (several at once)")
+
+    # The preference a digest follows, and the kind of notice it stands for.
+    DIGEST_OF = {Kind.TASK_REMINDERS: Kind.TASK_REMINDER, Kind.TASK_OVERDUE_MANY: Kind.TASK_OVERDUE}
 
     class EmailStatus(models.TextChoices):
         NONE = "", _("Not wanted")
@@ -285,16 +292,18 @@ class Notification(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
+    # No database foreign keys here: the sweeps insert notices by the hundred thousand from rows whose
+    # keys the database already checks (tasks, active users), and a per-row key check would double
+    # their cost. Neither users nor tasks are ever deleted by the application.
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE,
-                                  related_name="notifications", db_index=False)
+                                  related_name="notifications", db_index=False, db_constraint=False)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     subject = models.CharField(_("subject"), max_length=200,
                                help_text=_("What the notice is about, e.g. the task's title."))
     url = models.CharField(_("link"), max_length=300, blank=True)
     task = models.ForeignKey(Task, verbose_name=_("task"), null=True, blank=True, on_delete=models.CASCADE,
-                             related_name="+", db_index=False)
-    # The reminder or due time the notice is for: a task re-armed for a new time gets a new notice,
-    # the same time never a second one (unique with task and kind).
+                             related_name="+", db_index=False, db_constraint=False)
+    # The reminder or due time the notice is for.
     fire_at = models.DateTimeField(_("for the time"), null=True, blank=True)
     in_app = models.BooleanField(_("in the notification centre"), default=True)
     email_status = models.CharField(_("e-mail"), max_length=8, choices=EmailStatus.choices, blank=True, default="")
@@ -304,11 +313,6 @@ class Notification(models.Model):
     class Meta:
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
-        constraints = [
-            models.UniqueConstraint(fields=["task", "kind", "recipient", "fire_at"],
-                                    condition=models.Q(task__isnull=False, fire_at__isnull=False),
-                                    name="interactions_notice_once"),
-        ]
         indexes = [
             models.Index(fields=["recipient", "-id"], name="notice_recipient", condition=models.Q(in_app=True)),
             models.Index(fields=["recipient"], name="notice_unread",
@@ -317,6 +321,10 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.kind in self.DIGEST_OF:
+            count = int(self.subject) if self.subject.isdigit() else 0
+            return ngettext("%(kind)s: %(n)d task", "%(kind)s: %(n)d tasks", count) % {
+                "kind": self.get_kind_display(), "n": count}
         return f"{self.get_kind_display()}: {self.subject}"
 
     def get_absolute_url(self) -> str:
@@ -335,6 +343,8 @@ class NotificationPreference(models.Model):
         Notification.Kind.TASK_ASSIGNED: (True, False),
         Notification.Kind.MESSAGE_FAILED: (True, False),
     }
+    # Digests follow the preference of the kind they stand for.
+    KINDS = tuple(DEFAULTS)
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("staff member"), on_delete=models.CASCADE,
                              related_name="notification_preferences", db_index=False)

@@ -248,7 +248,8 @@ def notification_preferences(*, user: Any) -> list[dict]:
     """Each kind of notice with the user's choice (or the default) for the centre and for e-mail."""
     chosen = {p.kind: p for p in NotificationPreference.objects.filter(user=user.pk)}
     rows = []
-    for kind, label in Notification.Kind.choices:
+    for kind in NotificationPreference.KINDS:
+        label = Notification.Kind(kind).label
         in_app, email = NotificationPreference.DEFAULTS[kind]
         if kind in chosen:
             in_app, email = chosen[kind].in_app, chosen[kind].email

@@ -6,7 +6,7 @@ the PostgreSQL trigger (migration 0002), with the actor the request or job conte
 Exactly-once notices: the reminder and overdue sweeps claim tasks with one conditional UPDATE …
 RETURNING per chunk and insert the notices in the same statement, so a claim and its notices commit
 together or not at all; a second sweep, a concurrent one (SKIP LOCKED) or a redelivered job after a
-worker died finds nothing left to claim. A unique index on (task, kind, recipient, time) backs it up.
+worker died finds nothing left to claim.
 """
 
 from __future__ import annotations
@@ -355,7 +355,7 @@ def notification_mark_all_read(*, actor: Any) -> int:
 def notification_preferences_save(*, user: Any, preferences: dict[str, tuple[bool, bool]]) -> None:
     """Store the user's (in-app, e-mail) choice for each kind of notice."""
     for kind, (in_app, email) in preferences.items():
-        if kind not in Notification.Kind.values:
+        if kind not in NotificationPreference.KINDS:
             raise ValidationError(_("Unknown kind of notice."))
         NotificationPreference.objects.update_or_create(user=user, kind=kind,
                                                         defaults={"in_app": in_app, "email": email})
@@ -367,98 +367,106 @@ def _defaults_sql(kind: str) -> dict[str, bool]:
 
 
 # Each statement claims one chunk and writes its notices: claim and notices commit together.
-REMINDER_SQL = """
+# Chunks follow each other by keyset on the index's (time, id), so a chunk never re-reads the index
+# entries of the rows the chunks before it claimed; the UPDATE finds its rows by primary key
+# (= ANY(ARRAY(…))) rather than joining the whole table.
+CLAIM_SQL = """
 WITH due AS (
-    SELECT id FROM interactions_task
-    WHERE status = 'open' AND reminded_at IS NULL AND remind_at IS NOT NULL AND remind_at <= %(now)s
-    ORDER BY remind_at, id
+    SELECT id, {time} AS at FROM interactions_task
+    WHERE status = 'open' AND {claimed} IS NULL AND {condition} AND {time} <= %(now)s
+      AND ({time}, id) > (%(after_at)s, %(after_id)s)
+    ORDER BY {time}, id
     LIMIT %(chunk)s
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
-    UPDATE interactions_task AS t SET reminded_at = %(now)s
-    FROM due WHERE t.id = due.id AND t.reminded_at IS NULL
-    RETURNING t.id, t.assignee_id AS recipient_id, t.title, t.remind_at AS fire_at
-), notices AS (
-    INSERT INTO interactions_notification
-        (recipient_id, kind, subject, url, task_id, fire_at, in_app, email_status, created_at, read_at)
-    SELECT c.recipient_id, %(kind)s, c.title, '', c.id, c.fire_at,
-           COALESCE(p.in_app, %(default_in_app)s),
-           CASE WHEN COALESCE(p.email, %(default_email)s) THEN 'pending' ELSE '' END,
-           %(now)s, NULL
-    FROM claimed AS c
-    JOIN org_user AS u ON u.id = c.recipient_id AND u.is_active
-    LEFT JOIN interactions_notificationpreference AS p ON p.user_id = c.recipient_id AND p.kind = %(kind)s
-    WHERE COALESCE(p.in_app, %(default_in_app)s) OR COALESCE(p.email, %(default_email)s)
-    ON CONFLICT DO NOTHING
-    RETURNING recipient_id, in_app
-)
-SELECT (SELECT count(*) FROM claimed),
-       (SELECT count(*) FROM notices),
-       ARRAY(SELECT DISTINCT recipient_id FROM notices WHERE in_app)
-"""
-
-# The assignee is warned, and the creator too when someone else set the task.
-OVERDUE_SQL = """
-WITH due AS (
-    SELECT id FROM interactions_task
-    WHERE status = 'open' AND overdue_notified_at IS NULL AND due_at <= %(now)s
-    ORDER BY due_at, id
-    LIMIT %(chunk)s
-    FOR UPDATE SKIP LOCKED
-), claimed AS (
-    UPDATE interactions_task AS t SET overdue_notified_at = %(now)s
-    FROM due WHERE t.id = due.id AND t.overdue_notified_at IS NULL
-    RETURNING t.id, t.assignee_id, t.created_by_id, t.title, t.due_at
+    UPDATE interactions_task AS t SET {claimed} = %(now)s
+    WHERE t.id = ANY(ARRAY(SELECT id FROM due)) AND t.{claimed} IS NULL
+    RETURNING t.id, t.assignee_id, t.created_by_id, t.title, t.{time} AS fire_at
 ), recipients AS (
-    SELECT id, assignee_id AS recipient_id, title, due_at FROM claimed
-    UNION ALL
-    SELECT id, created_by_id, title, due_at FROM claimed WHERE created_by_id <> assignee_id
-), notices AS (
-    INSERT INTO interactions_notification
-        (recipient_id, kind, subject, url, task_id, fire_at, in_app, email_status, created_at, read_at)
-    SELECT r.recipient_id, %(kind)s, r.title, '', r.id, r.due_at,
-           COALESCE(p.in_app, %(default_in_app)s),
-           CASE WHEN COALESCE(p.email, %(default_email)s) THEN 'pending' ELSE '' END,
-           %(now)s, NULL
+    {recipients}
+), targets AS (
+    SELECT r.id, r.recipient_id, r.title, r.fire_at,
+           COALESCE(p.in_app, %(default_in_app)s) AS in_app,
+           COALESCE(p.email, %(default_email)s) AS email,
+           count(*) OVER (PARTITION BY r.recipient_id) AS per_person
     FROM recipients AS r
     JOIN org_user AS u ON u.id = r.recipient_id AND u.is_active
     LEFT JOIN interactions_notificationpreference AS p ON p.user_id = r.recipient_id AND p.kind = %(kind)s
     WHERE COALESCE(p.in_app, %(default_in_app)s) OR COALESCE(p.email, %(default_email)s)
-    ON CONFLICT DO NOTHING
+), notices AS (
+    INSERT INTO interactions_notification
+        (recipient_id, kind, subject, url, task_id, fire_at, in_app, email_status, created_at, read_at)
+    SELECT recipient_id, %(kind)s, title, '', id, fire_at, in_app,
+           CASE WHEN email THEN 'pending' ELSE '' END, %(now)s, NULL::timestamptz
+    FROM targets WHERE per_person <= %(digest_after)s
+    UNION ALL
+    -- Past this many at once, one notice per person says how many (and links to their tasks).
+    SELECT recipient_id, %(digest_kind)s, per_person::text, %(list_url)s, NULL::bigint, NULL::timestamptz, in_app,
+           CASE WHEN email THEN 'pending' ELSE '' END, %(now)s, NULL::timestamptz
+    FROM targets WHERE per_person > %(digest_after)s
+    GROUP BY recipient_id, per_person, in_app, email
     RETURNING recipient_id, in_app
 )
-SELECT (SELECT count(*) FROM claimed),
+SELECT (SELECT count(*) FROM due),
+       (SELECT count(*) FROM claimed),
        (SELECT count(*) FROM notices),
-       ARRAY(SELECT DISTINCT recipient_id FROM notices WHERE in_app)
+       ARRAY(SELECT DISTINCT recipient_id FROM notices WHERE in_app),
+       (SELECT at FROM due ORDER BY at DESC, id DESC LIMIT 1),
+       (SELECT id FROM due ORDER BY at DESC, id DESC LIMIT 1)
 """
 
+REMINDER_SQL = CLAIM_SQL.format(
+    time="remind_at", claimed="reminded_at", condition="remind_at IS NOT NULL",
+    recipients="SELECT id, assignee_id AS recipient_id, title, fire_at FROM claimed")
 
-def _claim_chunks(sql: str, *, kind: str, now: dt.datetime, chunk: int, progress=None) -> tuple[int, int]:
+# The assignee is warned, and the creator too when someone else set the task.
+OVERDUE_SQL = CLAIM_SQL.format(
+    time="due_at", claimed="overdue_notified_at", condition="TRUE",
+    recipients="""SELECT id, assignee_id AS recipient_id, title, fire_at FROM claimed
+    UNION ALL
+    SELECT id, created_by_id, title, fire_at FROM claimed WHERE created_by_id <> assignee_id""")
+
+# Before every time a task can have.
+_BEGINNING = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+
+
+# More notices than this for one person in one chunk become one digest notice.
+DIGEST_AFTER = 50
+
+
+def _claim_chunks(sql: str, *, kind: str, digest_kind: str, now: dt.datetime, chunk: int,
+                  progress=None) -> tuple[int, int]:
     claimed_total = notices_total = 0
+    after_at, after_id = _BEGINNING, 0
+    extra = {"kind": kind, "digest_kind": digest_kind, "digest_after": DIGEST_AFTER,
+             "list_url": reverse("interactions:task-list"), **_defaults_sql(kind)}
     while True:
-        # Autocommit per statement: each chunk's claim and notices are one transaction of their own.
+        # One statement, one transaction: a chunk's claims and notices commit together.
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, {"now": now, "chunk": chunk, "kind": kind, **_defaults_sql(kind)})
-            claimed, notices, recipients = cursor.fetchone()
+            cursor.execute(sql, {"now": now, "chunk": chunk, "after_at": after_at, "after_id": after_id, **extra})
+            seen, claimed, notices, recipients, last_at, last_id = cursor.fetchone()
             _forget_unread(recipients)
         claimed_total += claimed
         notices_total += notices
         if progress is not None and claimed:
             progress.advance(claimed, changed=notices)
-        if claimed < chunk:
+        if seen < chunk:
             return claimed_total, notices_total
+        after_at, after_id = last_at, last_id
 
 
 def task_reminders_send(*, now: dt.datetime | None = None, chunk: int = SWEEP_CHUNK, progress=None) -> tuple[int, int]:
     """Claim every task whose reminder time has come and notify its assignee; (tasks, notices)."""
-    return _claim_chunks(REMINDER_SQL, kind=Notification.Kind.TASK_REMINDER, now=now or timezone.now(), chunk=chunk,
+    return _claim_chunks(REMINDER_SQL, kind=Notification.Kind.TASK_REMINDER,
+                         digest_kind=Notification.Kind.TASK_REMINDERS, now=now or timezone.now(), chunk=chunk,
                          progress=progress)
 
 
 def task_overdue_warnings_send(*, now: dt.datetime | None = None, chunk: int = SWEEP_CHUNK,
                                progress=None) -> tuple[int, int]:
     """Claim every open task past its due time and warn its assignee (and creator); (tasks, notices)."""
-    return _claim_chunks(OVERDUE_SQL, kind=Notification.Kind.TASK_OVERDUE, now=now or timezone.now(), chunk=chunk,
+    return _claim_chunks(OVERDUE_SQL, kind=Notification.Kind.TASK_OVERDUE,
+                         digest_kind=Notification.Kind.TASK_OVERDUE_MANY, now=now or timezone.now(), chunk=chunk,
                          progress=progress)
 
 

@@ -40,6 +40,22 @@ def test_a_reminder_goes_out_once_however_often_the_sweep_runs(org):
     assert set(notices.values_list("recipient_id", flat=True)) == {org["rm1"].pk}
 
 
+def test_many_reminders_at_once_for_one_person_become_one_digest_notice(org):
+    from interactions.services import DIGEST_AFTER
+
+    _tasks(org, DIGEST_AFTER + 10)
+    _tasks(org, 2, assignee="rm3")
+
+    claimed, notices = services.task_reminders_send()
+
+    assert (claimed, notices) == (DIGEST_AFTER + 12, 3)
+    digest = Notification.objects.get(recipient=org["rm1"])
+    assert (digest.kind, digest.task, digest.url) == ("task_reminders", None, reverse("interactions:task-list"))
+    assert str(digest) == f"Task reminders (several at once): {DIGEST_AFTER + 10} tasks"
+    assert Notification.objects.filter(recipient=org["rm3"], kind="task_reminder").count() == 2
+    assert services.task_reminders_send() == (0, 0)
+
+
 def test_the_claim_writes_no_audit_entries_but_edits_do(org):
     _tasks(org, 5)
     before = AuditEntry.objects.filter(object_type="interactions.task").count()
