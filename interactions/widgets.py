@@ -108,7 +108,15 @@ class WorkbenchData:
             return Q(**{field: self.user.pk})
         return Q(**{field: self.user.pk}) | Q(**{f"{field}__in": selectors.team_members(user=self.user).values("pk")})
 
+    @cached_property
+    def _managed(self):
+        return self._managed_customers()
+
     def managed_customers(self):
+        """The scoped book (built once per request; querysets clone cheaply)."""
+        return self._managed.all()
+
+    def _managed_customers(self):
         """Customers under management, closed ones left out: an RM's own book (customers shared with
         them for cover stay in the customer list); a team lead's whole reach. Starts from scoping; the
         RM's own condition lets PostgreSQL read the book through the (primary_rm, …) index."""
