@@ -260,6 +260,11 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 
+# Messages to customers: the SMS gateway class (dotted path; the default records messages in the
+# database and sends nothing), and the site's address for links in notification e-mails.
+SMS_GATEWAY = env.str("SMS_GATEWAY", default="interactions.gateways.DevelopmentSmsGateway")
+CRM_BASE_URL = env.str("CRM_BASE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
+
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="crm-demo-2026")
 
 CRM_BRAND = _("Branch CRM")
