@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from customers.demo import MAX_CUSTOMERS, seed_customers
+from interactions.demo import seed_workbench
 from org.audit import audit_context
 from org.demo import USERS, seed_organisation
 
@@ -32,6 +33,7 @@ class Command(BaseCommand):
             users = seed_organisation()
             result = seed_customers(count=customers, users=users, seed=seed,
                                     transactions_per_customer=transactions_per_customer, log=log)
+            seed_workbench(users=users)
         if log:
             total = result.phases.get("total", 0.0)
             log(f"wrote {result.customers:,} customers, {result.accounts:,} accounts, "
