@@ -79,6 +79,10 @@ def _apply(customer: Customer, *, data: dict[str, Any], personal: dict[str, str]
 def customer_create(*, actor: Any, data: dict[str, Any], personal: dict[str, str]) -> Customer:
     """Create a customer in a branch the actor may work in; personal data sealed on the way in."""
     customer = Customer(customer_no=data["customer_no"])
+    reach = scoping.reach_of(actor)
+    if reach.own and reach.branch is None and not data.get("primary_rm"):
+        # An RM who leaves the RM field empty means "mine", not "nobody's" (which they could not see).
+        data = {**data, "primary_rm": actor}
     _apply(customer, data=data, personal=personal)
     _check_within_reach(customer, actor)
     customer.save()

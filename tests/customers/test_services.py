@@ -202,3 +202,10 @@ def test_list_sorts_by_aum_highest_first_across_pages(org, product, monkeypatch)
         if cursor is None:
             break
     assert seen == [Decimal("5000.00"), Decimal("5000.00"), Decimal("300.00"), Decimal("100.00"), Decimal("70.00")]
+
+
+def test_an_rm_creating_a_customer_without_naming_an_rm_becomes_its_rm(org):
+    customer = services.customer_create(actor=org["rm1"], personal={}, data={
+        "customer_no": "C0000000901", "kind": "individual", "name": "新客户", "home_branch": org["rm1"].branch,
+        "primary_rm": None})
+    assert customer.primary_rm == org["rm1"]
