@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "org",
     "customers",
     "interactions",
+    "opportunities",
     "reports",
 ]
 
@@ -261,6 +262,12 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crm@localhost")
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+# Bulk imports (reports/imports.py): the largest file accepted, how long stored files and staging tables are
+# kept, and for how long a committed import can be reverted (the retention must outlast the window).
+IMPORT_MAX_FILE_BYTES = env.int("IMPORT_MAX_FILE_BYTES", default=512 * 1024 * 1024)
+IMPORT_FILE_RETENTION_DAYS = env.int("IMPORT_FILE_RETENTION_DAYS", default=30)
+IMPORT_REVERT_WINDOW = timedelta(days=env.int("IMPORT_REVERT_WINDOW_DAYS", default=7))
+IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=20_000)
 
 # Messages to customers: the SMS gateway class (dotted path; the default records messages in the
 # database and sends nothing), and the site's address for links in notification e-mails.

@@ -20,6 +20,7 @@ urlpatterns = [
     path("interactions/", include("interactions.urls")),
     path("workbench/", include("interactions.workbench_urls")),
     path("quality/", include("customers.quality_urls")),
+    path("opportunities/", include("opportunities.urls")),
     path("jobs/", include("reports.urls")),
     path("", include("org.urls")),
 ]

@@ -196,3 +196,21 @@ for _role in (Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.RISK_OFFICER,
     ROLE_PERMISSIONS[_role].append("customers.view_dataqualityissue")
 for _role in (Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.OPERATIONS):
     ROLE_PERMISSIONS[_role].append("customers.change_dataqualityissue")
+
+# Opportunities and pipelines (issue 7): RMs and branch managers work opportunities, branch managers
+# approve suitability overrides, administrators configure pipelines and stages in admin.
+for _role in (Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER):
+    ROLE_PERMISSIONS[_role] += ["opportunities.view_opportunity", "opportunities.add_opportunity",
+                                "opportunities.change_opportunity", "opportunities.view_pipeline"]
+ROLE_PERMISSIONS[Role.BRANCH_MANAGER] += ["opportunities.approve_suitability_override",
+                                          "opportunities.view_funnel"]
+ROLE_PERMISSIONS[Role.COMPLIANCE_AUDITOR] += ["opportunities.view_opportunity", "opportunities.view_pipeline"]
+ROLE_PERMISSIONS[Role.ADMINISTRATOR] += [
+    "opportunities.view_pipeline", "opportunities.add_pipeline", "opportunities.change_pipeline",
+    "opportunities.view_stage", "opportunities.add_stage", "opportunities.change_stage",
+    "opportunities.delete_stage", "opportunities.view_opportunity", "opportunities.view_funnel",
+]
+
+# Bulk import and export (issue 5): operations staff and administrators; relationship managers never.
+for _role in (Role.OPERATIONS, Role.ADMINISTRATOR):
+    ROLE_PERMISSIONS[_role] += ["reports.view_importjob", "reports.import_data", "reports.export_data"]

@@ -1,0 +1,35 @@
+"""The default pipelines and stages the data migration creates (administrators change them in admin).
+
+Names are stored in English and shown translated while an administrator has not renamed them, so a
+fresh installation reads in the user's language and a bank's own wording stays as typed.
+"""
+
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+# (code, English name, label, probability %, needs suitability, won, lost). Suitability is checked from
+# "product pitch" on: an unsuitable opportunity cannot advance past "proposal" (the regulator's rule
+# for investor suitability, 投资者适当性).
+DEFAULT_STAGES = [
+    ("initial_contact", "Initial contact", _("Initial contact"), 10, False, False, False),
+    ("needs_analysis", "Needs analysis", _("Needs analysis"), 20, False, False, False),
+    ("proposal", "Proposal", pgettext_lazy("pipeline stage", "Proposal"), 40, False, False, False),
+    ("product_pitch", "Product pitch", _("Product pitch"), 60, True, False, False),
+    ("negotiation", "Negotiation", _("Negotiation"), 80, True, False, False),
+    ("signed", "Signed", pgettext_lazy("pipeline stage", "Signed"), 100, True, True, False),
+    ("after_sales", "After-sales follow-up", _("After-sales follow-up"), 100, True, True, False),
+    ("lost", "Lost", pgettext_lazy("pipeline stage", "Lost"), 0, False, False, True),
+]
+
+DEFAULT_PIPELINES = [
+    ("deposit", "Deposits", _("Deposits")),
+    ("time_deposit", "Time deposits", _("Time deposits")),
+    ("wealth", "Wealth management", _("Wealth management")),
+    ("fund", "Funds", _("Funds")),
+    ("insurance", "Insurance", _("Insurance")),
+    ("loan", "Loans", pgettext_lazy("pipeline", "Loans")),
+    ("credit_card", "Credit cards", _("Credit cards")),
+]
+
+STAGE_LABELS = {english: label for _code, english, label, *_rest in DEFAULT_STAGES}
+PIPELINE_LABELS = {english: label for _code, english, label in DEFAULT_PIPELINES}
