@@ -632,3 +632,84 @@ class DataQualityIssue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.kind} {self.field}"
+
+
+class DuplicateCandidate(models.Model):
+    """Two customer records the duplicate-detection job thinks may be one person, with its evidence.
+
+    The pair is stored once, lower id first. A person's decision (merged, not duplicates) is kept
+    across runs: the job updates the score and reasons of open pairs only and never reopens a pair
+    someone marked "not duplicates".
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        MERGED = "merged", _("Merged")
+        NOT_DUPLICATE = "not_duplicate", _("Not duplicates")
+
+    class Reason(models.TextChoices):
+        SAME_ID = "same_id_number", _("Same ID number")
+        SAME_PHONE = "same_phone", _("Same mobile phone")
+        SAME_NAME = "same_name", _("Same name")
+        SIMILAR_NAME = "similar_name", _("Similar name (one character different, swapped, or same pinyin)")
+        SAME_BIRTH_DATE = "same_birth_date", _("Same birth date")
+        SAME_ADDRESS = "same_address", _("Same address")
+
+    low = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+",
+                            db_index=False)
+    high = models.ForeignKey(Customer, verbose_name=_("other customer"), on_delete=models.CASCADE,
+                             related_name="+")
+    score = models.PositiveSmallIntegerField(_("score"), help_text=_("0–100: the weight of the evidence."))
+    reasons = models.JSONField(_("reasons"), default=list)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    found_at = models.DateTimeField(_("found"), auto_now_add=True)
+    seen_at = models.DateTimeField(_("last seen by the job"))
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("decided by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("duplicate candidate")
+        verbose_name_plural = _("duplicate candidates")
+        ordering = ["-score", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["low", "high"], name="customers_dup_pair_once"),
+            models.CheckConstraint(condition=models.Q(low__lt=models.F("high")), name="customers_dup_pair_ordered"),
+        ]
+        indexes = [models.Index(fields=["status", "-score", "id"], name="dup_status_score")]
+
+    def __str__(self) -> str:
+        return f"{self.low_id}~{self.high_id} ({self.score})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("quality:duplicate-detail", args=[self.pk])
+
+
+class DataQualitySnapshot(models.Model):
+    """The data-quality counts of one branch and RM's customers on one day, for the dashboard's history.
+
+    Counts, not ratios, so that a branch, an RM or the whole bank adds up exactly.
+    """
+
+    taken_on = models.DateField(_("taken on"))
+    branch = models.ForeignKey("org.Branch", verbose_name=_("branch"), on_delete=models.CASCADE, related_name="+")
+    rm = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("relationship manager"), null=True, blank=True,
+                           on_delete=models.CASCADE, related_name="+")
+    customers = models.PositiveIntegerField(_("customers"))
+    required_fields = models.PositiveIntegerField(_("required fields"))
+    present_fields = models.PositiveIntegerField(_("required fields present"))
+    with_errors = models.PositiveIntegerField(_("customers with ID errors"))
+    stale = models.PositiveIntegerField(_("customers not verified for 12 months"))
+    open_issues = models.PositiveIntegerField(_("open issues"))
+
+    class Meta:
+        verbose_name = _("data-quality snapshot")
+        verbose_name_plural = _("data-quality snapshots")
+        ordering = ["taken_on", "branch", "rm"]
+        constraints = [
+            models.UniqueConstraint(fields=["taken_on", "branch", "rm"], nulls_distinct=False,
+                                    name="customers_dq_snapshot_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.taken_on:%Y-%m-%d} {self.branch_id}/{self.rm_id}"
