@@ -67,3 +67,12 @@ def cleansing(progress: JobProgress, as_of: str | None = None) -> None:
     result = cleansing_run(as_of=parse_params(as_of))
     progress.set_total(result.customers_checked)
     progress.advance(result.customers_checked, changed=result.changed)
+
+
+@job("dedup", label=_("Duplicate detection"))
+def dedup(progress: JobProgress) -> None:
+    """Propose pairs of customer records that may be one person, scored by their evidence; keeps decisions."""
+    from .dedup import dedup_run
+
+    result = dedup_run(progress=progress)
+    progress.advance(0, changed=result.changed)

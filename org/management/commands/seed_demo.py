@@ -22,18 +22,36 @@ class Command(BaseCommand):
         parser.add_argument("--transactions-per-customer", type=int, default=20,
                             help="average transactions per new customer (default 20)")
         parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+        parser.add_argument("--duplicates", default="", metavar="SHARE",
+                            help="plant this share of duplicate customers, e.g. 2%% (known answers for the "
+                                 "duplicate-detection benchmark; added to an already seeded database too)")
 
-    def handle(self, *args, customers: int, transactions_per_customer: int, seed: int, verbosity: int, **options):
+    def handle(self, *args, customers: int, transactions_per_customer: int, seed: int, verbosity: int,
+               duplicates: str = "", **options):
         if customers < 0 or customers > MAX_CUSTOMERS:
             raise CommandError("--customers must be between 0 and 1,000,000")
         if transactions_per_customer < 0:
             raise CommandError("--transactions-per-customer cannot be negative")
+        share = 0.0
+        if duplicates:
+            from customers.demo_duplicates import parse_share
+
+            try:
+                share = parse_share(duplicates)
+            except ValueError as exc:
+                raise CommandError(f"--duplicates: {exc}") from None
         log = self.stdout.write if verbosity >= 2 else None
         with audit_context(username="seed_demo", job="seed_demo"):
             users = seed_organisation()
             result = seed_customers(count=customers, users=users, seed=seed,
                                     transactions_per_customer=transactions_per_customer, log=log)
             seed_workbench(users=users)
+            if share:
+                from customers.demo_duplicates import plant_duplicates
+
+                planted = plant_duplicates(count=customers, share=share, seed=seed)
+                if log:
+                    log(f"planted {planted.planted:,} duplicate customers ({planted.already:,} already there)")
         if log:
             total = result.phases.get("total", 0.0)
             log(f"wrote {result.customers:,} customers, {result.accounts:,} accounts, "
