@@ -192,17 +192,39 @@ def tags_panel(request, customer: Customer) -> dict:
 
 EXPORT_COLUMNS = ("customer_no", "name", "kind", "tier", "lifecycle_status", "risk_tolerance", "kyc_status",
                   "home_branch__code", "primary_rm__username", "id_number_masked", "phone_masked", "email_masked",
-                  "aum")
+                  "address_masked", "aum")
+# The sealed column read instead of the masked one when the exporter may reveal personal data.
+EXPORT_PLAIN = {f"{field}_masked": f"{field}_enc" for field in pii.PII_FIELDS}
 
 
-def customer_export_rows(*, user: Any, filters: dict[str, Any]):
-    """Every customer the list shows with these filters, masked, streamed in chunks (flat memory)."""
-    qs = customer_filtered(user=user, filters=filters).order_by("name", "id")
+def customer_export_header() -> list[str]:
+    """The export's column titles, in the user's language."""
+    return [str(Customer._meta.get_field(name.split("__")[0]).verbose_name) for name in EXPORT_COLUMNS]
+
+
+def customer_export_rows(*, user: Any, filters: dict[str, Any], plaintext: bool = False):
+    """Every customer the list shows with these filters, streamed in chunks through a server-side cursor.
+
+    Personal data is the stored masked form; with `plaintext` (the caller has checked the reveal
+    permission and audited it) the sealed values are opened chunk by chunk as the rows stream. Names
+    are shown in full to the owner's team only, as on the list page; company names always.
+    Ordered by customer number, the natural key, which the unique index serves without a sort.
+    """
+    from crm_site import crypto
+    from crm_site.exports import queryset_rows
+
+    qs = customer_filtered(user=user, filters=filters).order_by("customer_no")
+    columns = [EXPORT_PLAIN[name] if plaintext and name in EXPORT_PLAIN else name for name in EXPORT_COLUMNS]
     labels = [dict(Customer.Kind.choices), dict(Customer.Tier.choices), dict(Customer.Lifecycle.choices),
               dict(Customer.RiskTolerance.choices), dict(Customer.KycStatus.choices)]
-    for row in qs.values_list("primary_rm_id", "home_branch_id", *EXPORT_COLUMNS).iterator(chunk_size=5000):
-        rm_id, branch_id, number, name, *coded = row
-        coded, rest = coded[:5], coded[5:]
-        in_team = rm_id == user.pk or branch_id == user.branch_id or coded[0] == Customer.Kind.CORPORATE
-        shown = [choices.get(value, value) for choices, value in zip(labels, coded, strict=True)]
-        yield [number, name if in_team else mask_name(name), *shown, *rest]
+    labels = [{key: str(label) for key, label in choices.items()} for choices in labels]
+    corporate, user_id, branch_id = Customer.Kind.CORPORATE, user.pk, user.branch_id
+    decrypt = crypto.decrypt
+    for row in queryset_rows(qs, ("primary_rm_id", "home_branch_id", *columns)):
+        rm_id, home_id, number, name, kind, tier, lifecycle, risk, kyc, branch, rm, *personal, aum = row
+        if not (rm_id == user_id or home_id == branch_id or kind == corporate):
+            name = mask_name(name)
+        if plaintext:
+            personal = [decrypt(value) for value in personal]
+        yield (number, name, labels[0].get(kind, kind), labels[1].get(tier, tier), labels[2].get(lifecycle, lifecycle),
+               labels[3].get(risk, risk), labels[4].get(kyc, kyc), branch, rm, *personal, aum)

@@ -126,6 +126,31 @@ def customer_reveal(*, customer: Customer, field: str, actor: Any, request=None)
 
 
 @transaction.atomic
+def customer_export(*, actor: Any, filters: dict[str, Any], fmt: str, plaintext: bool = False, request=None):
+    """Start an export of the customers the list shows with `filters`: (header, rows) to stream.
+
+    Needs `export_customer`; plaintext personal data also needs `reveal_customer_pii` and is audited
+    as a reveal of those fields as well. The audit entries are committed before the first row leaves,
+    with the number of rows the export holds when it starts (counted in the same scoped query).
+    """
+    from .selectors import customer_export_header, customer_export_rows, customer_filtered
+
+    if not actor.has_perm("customers.export_customer"):
+        raise PermissionDenied(_("Your role may not export customers."))
+    if plaintext and not actor.has_perm("customers.reveal_customer_pii"):
+        raise PermissionDenied(_("Your role may not reveal personal data."))
+    rows = customer_filtered(user=actor, filters=filters).count()
+    detail = {"filters": {key: str(value) for key, value in filters.items() if value}, "format": fmt,
+              "rows": rows, "personal_data": "plaintext" if plaintext else "masked"}
+    audit_record(action=AuditEntry.Action.EXPORT, actor=actor, request=request, object_type="customers.customer",
+                 detail=detail)
+    if plaintext:
+        audit_record(action=AuditEntry.Action.REVEAL, actor=actor, request=request,
+                     object_type="customers.customer", fields=pii.PII_FIELDS, detail={**detail, "export": True})
+    return customer_export_header(), customer_export_rows(user=actor, filters=filters, plaintext=plaintext)
+
+
+@transaction.atomic
 def customer_close(*, customer: Customer, actor: Any, reason: str) -> Customer:
     """Close (注销) a customer: the row stays, marked closed, with the reason and time."""
     reason = (reason or "").strip()

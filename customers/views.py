@@ -1,23 +1,21 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm_site.exports import csv_response
-from org.audit import audit_record
-from org.models import AuditEntry
+from crm_site.exports import FORMATS, export_response
 
 from . import pii, services
 from .forms import CloseCustomerForm, CustomerFilterForm, CustomerForm, MergeForm, RelationshipForm
 from .models import Customer, Tag
 from .panels import PANELS, panels_for
-from .selectors import EXPORT_COLUMNS, customer_export_rows, customer_queryset, names_shown_in_full
 from .selectors import customer_detail as select_customer
 from .selectors import customer_list as select_customers
+from .selectors import customer_queryset, names_shown_in_full
 
 
 def _form_errors(form, exc: ValidationError) -> None:
@@ -258,10 +256,17 @@ def customer_relationship_add(request, pk: int):
 @login_required
 @permission_required("customers.export_customer", raise_exception=True)
 def customer_export(request):
-    """The list as CSV with its filters: scoped, masked, audited."""
-    form = CustomerFilterForm(request.GET or None, user=request.user)
-    filters = form.cleaned_data if form.is_valid() else {}
-    audit_record(action=AuditEntry.Action.EXPORT, request=request, object_type="customers.customer",
-                 detail={"filters": {k: str(v) for k, v in filters.items() if v}, "format": "csv"})
-    header = [str(Customer._meta.get_field(name.split("__")[0]).verbose_name) for name in EXPORT_COLUMNS]
-    return csv_response("customers.csv", header, customer_export_rows(user=request.user, filters=filters))
+    """The list with its filters as CSV or XLSX (`?format=`): scoped, masked unless `?pii=plain`, audited."""
+    fmt = request.GET.get("format") or "csv"
+    if fmt not in FORMATS:
+        return HttpResponseBadRequest(_("Unknown export format: choose CSV or XLSX."))
+    form = CustomerFilterForm(request.GET, user=request.user)
+    if not form.is_valid():  # never widen an export to "everything" because one filter was wrong
+        problems = "; ".join(f"{form.fields[name].label if name in form.fields else name}: {' '.join(errors)}"
+                             for name, errors in form.errors.items())
+        return HttpResponseBadRequest(_("The filters are not valid: %(problems)s") % {"problems": problems})
+    filters = form.cleaned_data
+    header, rows = services.customer_export(actor=request.user, filters=filters, fmt=fmt,
+                                            plaintext=request.GET.get("pii") == "plain", request=request)
+    return export_response(fmt=fmt, basename="customers", header=header, rows=rows,
+                           sheet_title=str(Customer._meta.verbose_name_plural))

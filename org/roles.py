@@ -218,3 +218,34 @@ for _role in (Role.OPERATIONS, Role.ADMINISTRATOR):
 # Duplicate review (customers issue 8): branch managers and operations staff work the queue.
 for _role in (Role.BRANCH_MANAGER, Role.OPERATIONS):
     ROLE_PERMISSIONS[_role] += ["customers.view_duplicatecandidate", "customers.change_duplicatecandidate"]
+
+# Exports (issue 5): the customer list's export checks customers.export_customer, the model permission
+# django-import-export's admin checks too (IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"), so the page
+# and the admin's button agree. Administrators get it here; RMs never export.
+ROLE_PERMISSIONS[Role.ADMINISTRATOR].append("customers.export_customer")
+
+# Leads, assignment rules and referrals (issue 7): RMs work and convert their leads; branch managers
+# assign by hand, keep the rules and specialists, and see referral conversion; service agents (tellers)
+# and RMs refer customers; operations record imported leads.
+_LEAD_WORK = ["opportunities.view_lead", "opportunities.add_lead", "opportunities.change_lead",
+              "opportunities.convert_lead", "opportunities.view_referral", "opportunities.add_referral"]
+ROLE_PERMISSIONS[Role.RELATIONSHIP_MANAGER] += _LEAD_WORK
+ROLE_PERMISSIONS[Role.BRANCH_MANAGER] += [
+    *_LEAD_WORK, "opportunities.assign_lead", "opportunities.view_leadassignment",
+    "opportunities.view_assignmentrule", "opportunities.add_assignmentrule",
+    "opportunities.change_assignmentrule", "opportunities.delete_assignmentrule",
+    "opportunities.view_productspecialist", "opportunities.add_productspecialist",
+    "opportunities.delete_productspecialist", "opportunities.view_referral_report",
+]
+ROLE_PERMISSIONS[Role.SERVICE_AGENT] += ["opportunities.view_referral", "opportunities.add_referral"]
+ROLE_PERMISSIONS[Role.OPERATIONS] += ["opportunities.view_lead", "opportunities.add_lead"]
+ROLE_PERMISSIONS[Role.COMPLIANCE_AUDITOR] += ["opportunities.view_lead", "opportunities.view_leadassignment",
+                                              "opportunities.view_referral"]
+ROLE_PERMISSIONS[Role.ADMINISTRATOR] += [
+    "opportunities.view_lead", "opportunities.assign_lead", "opportunities.view_leadassignment",
+    "opportunities.view_assignmentrule", "opportunities.add_assignmentrule",
+    "opportunities.change_assignmentrule", "opportunities.delete_assignmentrule",
+    "opportunities.view_productspecialist", "opportunities.add_productspecialist",
+    "opportunities.change_productspecialist", "opportunities.delete_productspecialist",
+    "opportunities.view_referral", "opportunities.view_referral_report",
+]
