@@ -1,16 +1,27 @@
 from django.contrib import admin
 from guardian.admin import GuardedModelAdminMixin
+from import_export.admin import ImportExportMixin
 
 from org.admin_mixins import ScopedAdminMixin
 
 from .models import Account, Customer, Product, Relationship, Segment, Tag, TierThreshold, Transaction
+from .resources import AccountResource, CustomerResource, TransactionResource
+
+
+class ImportPermissionMixin(ImportExportMixin):
+    """Admin's import button needs the same permission as the operations import page (reports.import_data);
+    large files belong on that page, which validates in the background and commits in one transaction."""
+
+    def has_import_permission(self, request):
+        return request.user.has_perm("reports.import_data")
 
 
 @admin.register(Customer)
-class CustomerAdmin(ScopedAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(ImportPermissionMixin, ScopedAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
     """Back office view of customers: personal data shows masked and cannot be edited here
     (the customer pages validate and seal it)."""
 
+    resource_classes = [CustomerResource]
     list_display = ("customer_no", "display_name", "kind", "tier", "home_branch", "primary_rm", "lifecycle_status")
     list_filter = ("kind", "tier", "lifecycle_status", "kyc_status", "risk_tolerance")
     search_fields = ("=customer_no", "name")
@@ -32,7 +43,8 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(Account)
-class AccountAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class AccountAdmin(ImportPermissionMixin, ScopedAdminMixin, admin.ModelAdmin):
+    resource_classes = [AccountResource]
     list_display = ("number", "customer", "product", "balance", "currency", "status", "matures_on")
     list_filter = ("status", "product__category")
     search_fields = ("=number", "=customer__customer_no")
@@ -42,7 +54,8 @@ class AccountAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class TransactionAdmin(ImportPermissionMixin, ScopedAdminMixin, admin.ModelAdmin):
+    resource_classes = [TransactionResource]
     list_display = ("occurred_at", "account", "direction", "amount", "channel")
     list_filter = ("direction", "channel")
     search_fields = ("=account__number", "=customer__customer_no")

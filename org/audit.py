@@ -112,6 +112,10 @@ DECLARE
     act text;
     detail jsonb := '{}'::jsonb;
 BEGIN
+    -- A bulk import sets crm.audit_bulk (transaction-local) and writes one summary entry itself.
+    IF current_setting('crm.audit_bulk', true) <> '' THEN
+        RETURN NULL;
+    END IF;
     BEGIN
         meta := NULLIF(current_setting('pghistory.context_metadata', true), '')::jsonb;
     EXCEPTION WHEN others THEN

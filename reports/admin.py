@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from org.admin_mixins import ReadOnlyAdminMixin
 
-from .models import JobRun
+from .models import ImportJob, JobRun
 
 
 @admin.register(JobRun)
@@ -10,3 +10,12 @@ class JobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "status", "trigger", "queued_at", "started_at", "finished_at", "rows_done", "rows_failed")
     list_filter = ("name", "status", "trigger")
     list_select_related = ("created_by",)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "kind", "mode", "status", "original_name", "created_by", "created_at", "rows_total",
+                    "rows_created", "rows_updated", "rows_rejected")
+    list_filter = ("kind", "mode", "status")
+    list_select_related = ("created_by",)
+    search_fields = ("original_name", "sha256")

@@ -42,3 +42,25 @@ def run_job(self, name: str, run_id: int | None = None, params: dict | None = No
     except Exception:  # noqa: BLE001 - the JobRun carries the error; retrying would fail the same way
         return run.pk
     return run.pk
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=TRANSIENT_ERRORS,
+             retry_backoff=True, max_retries=5)
+def import_validate(self, job_id: int) -> int:
+    """Validate an uploaded import file; a redelivered message starts the validation over."""
+    from crm_site.importing.pipeline import validate
+    from org.audit import audit_context
+
+    with audit_context(username="import", job=f"import_validate:{job_id}"):
+        validate(job_id)
+    return job_id
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=TRANSIENT_ERRORS,
+             retry_backoff=True, max_retries=5)
+def import_commit(self, job_id: int) -> int:
+    """Commit a validated import in one transaction; a redelivered message finds it committed and stops."""
+    from crm_site.importing.pipeline import commit
+
+    commit(job_id)
+    return job_id

@@ -1,0 +1,398 @@
+"""The import pipeline over a job record (reports.ImportJob): validate → (preview) → commit → (revert).
+
+- validate: stream the stored file, map headers through the resource, validate rows in chunks, write
+  valid new/changed rows into a per-job UNLOGGED staging table with COPY and row problems into
+  ImportRowError. Restartable: a redelivered validation drops what a killed one left and starts over.
+- commit: ONE transaction: INSERT … SELECT the new rows, keep before-images of the rows to change, UPDATE …
+  FROM the staging table, write one audit entry and mark the job committed. A redelivered commit finds
+  "committed" under the row lock and does nothing; a killed one leaves nothing.
+- revert: ONE transaction: delete the created rows, restore the before-images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from org import scoping
+
+from .files import FileProblem, detect_encoding, read_rows, sniff_format
+from .spec import FastImport, ImportContext, RowError, get_resource, header_key
+
+log = logging.getLogger(__name__)
+
+FIRST_ERRORS = 50
+NEW, CHANGED = "n", "c"
+
+
+def _job_model():
+    from reports.models import ImportJob
+
+    return ImportJob
+
+
+def sha256_of(stream) -> str:
+    digest = hashlib.sha256()
+    stream.seek(0)
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(block)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+def drop_tables(job) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {job.stage_table}; DROP TABLE IF EXISTS {job.before_table}")
+
+
+def _count_data_rows(stream, file_format: str) -> int | None:
+    """A quick estimate of the rows for the progress bar (lines minus the header)."""
+    stream.seek(0)
+    if file_format == "xlsx":
+        return None
+    lines = 0
+    last = b"\n"
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        lines += block.count(b"\n")
+        last = block[-1:]
+    stream.seek(0)
+    return max(0, lines + (last != b"\n") - 1)
+
+
+def map_headers(resource: FastImport, header: list[str], mode: str) -> list[tuple[str, str]]:
+    """[(header as written, field)] for every column; FileProblem naming unknown, repeated or missing ones."""
+    known = resource.header_map()
+    mapped, unknown, seen = [], [], {}
+    for title in header:
+        if not title.strip():
+            mapped.append((title, ""))
+            continue
+        name = known.get(header_key(title))
+        if name is None:
+            unknown.append(title.strip())
+            continue
+        if name in seen:
+            raise FileProblem(_("The columns “%(a)s” and “%(b)s” both mean %(field)s; keep one.") % {
+                "a": seen[name], "b": title.strip(), "field": resource.column_title(name)})
+        seen[name] = title.strip()
+        mapped.append((title.strip(), name))
+    if unknown:
+        raise FileProblem(_("Unknown columns: %(columns)s. Known columns: %(known)s.") % {
+            "columns": "、".join(unknown),
+            "known": "、".join(resource.column_title(c.field) for c in resource.import_columns)})
+    missing = [resource.column_title(name) for name in resource.required_fields(mode) if name not in seen]
+    if missing:
+        raise FileProblem(_("Required columns are missing: %(columns)s.") % {"columns": "、".join(missing)})
+    return mapped
+
+
+def _reset(job) -> None:
+    from reports.models import ImportRowError
+
+    drop_tables(job)
+    ImportRowError.objects.filter(job=job).delete()
+    type(job).objects.filter(pk=job.pk).update(
+        status=job.Status.VALIDATING, attempts=F("attempts") + 1, started_at=timezone.now(), rows_done=0,
+        rows_total=None, count_new=0, count_changed=0, count_unchanged=0, count_invalid=0, first_errors=[],
+        file_error="", validated_at=None, finished_at=None,
+    )
+    job.refresh_from_db()
+
+
+def validate(job_id: int) -> Any:
+    """Validate a stored import file into its staging table (idempotent: a rerun starts over)."""
+    job_model = _job_model()
+    job = job_model.objects.get(pk=job_id)
+    if job.status not in (job_model.Status.UPLOADED, job_model.Status.VALIDATING):
+        return job  # finished before (a redelivered message)
+    _reset(job)
+    try:
+        with job.file.open("rb") as stream:
+            _validate(job, stream)
+    except FileProblem as problem:
+        _reject(job, problem.message)
+    except Exception:
+        log.exception("import %s: validation failed", job.pk)
+        drop_tables(job)
+        job_model.objects.filter(pk=job.pk).update(
+            status=job_model.Status.FAILED, finished_at=timezone.now(),
+            file_error=_("Validation stopped on an unexpected error; the operators' log has the details."))
+        raise
+    job.refresh_from_db()
+    return job
+
+
+def _reject(job, message: str) -> None:
+    from reports.models import ImportRowError
+
+    drop_tables(job)
+    ImportRowError.objects.filter(job=job).delete()
+    type(job).objects.filter(pk=job.pk).update(
+        status=job.Status.REJECTED, file_error=message, finished_at=timezone.now(), count_new=0,
+        count_changed=0, count_unchanged=0, count_invalid=0)
+
+
+def _validate(job, stream) -> None:
+    job_model = type(job)
+    resource = get_resource(job.kind)
+    file_format = sniff_format(stream.read(8192), job.original_name)
+    encoding = ""
+    if file_format == "csv":
+        detected = detect_encoding(stream)
+        encoding = job.encoding_requested or detected
+        job_model.objects.filter(pk=job.pk).update(encoding_detected=detected, encoding_used=encoding)
+    total = _count_data_rows(stream, file_format)
+    job_model.objects.filter(pk=job.pk).update(file_format=file_format, rows_total=total)
+    rows = read_rows(stream, file_format=file_format, encoding=encoding)
+    try:
+        _number, header = next(rows)
+    except StopIteration:
+        raise FileProblem(_("The file is empty: it holds no header and no rows.")) from None
+    mapped = map_headers(resource, header, job.mode)
+    job_model.objects.filter(pk=job.pk).update(columns=[list(pair) for pair in mapped])
+    ctx = ImportContext(actor=job.created_by, mode=job.mode, fields=[f for _t, f in mapped if f])
+    ctx.reach = scoping.reach_of(job.created_by)
+    resource.prepare(ctx)
+    _create_stage(job, resource)
+    seen: dict[Any, int] = {}
+    counts = {"new": 0, "changed": 0, "unchanged": 0, "invalid": 0}
+    first_errors: list[dict] = []
+    chunk_size = settings.IMPORT_CHUNK_ROWS
+    positions = [(index, name) for index, (_t, name) in enumerate(mapped) if name]
+    width = len(header)
+    data_rows = 0
+    for chunk in _chunks(rows, chunk_size):
+        data_rows += len(chunk)
+        _validate_chunk(job, resource, ctx, chunk, positions, width, seen, counts, first_errors)
+    if not data_rows:
+        raise FileProblem(_("The file has a header but no rows."))
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {job.stage_table}")
+    job_model.objects.filter(pk=job.pk).update(
+        status=job_model.Status.VALIDATED, validated_at=timezone.now(), rows_total=data_rows, rows_done=data_rows,
+        count_new=counts["new"], count_changed=counts["changed"], count_unchanged=counts["unchanged"],
+        count_invalid=counts["invalid"], first_errors=first_errors)
+
+
+def _chunks(rows: Iterator, size: int) -> Iterator[list]:
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _create_stage(job, resource: FastImport) -> None:
+    columns = ", ".join(resource.stage_columns)
+    with connection.cursor() as cursor:
+        # CREATE … AS takes the target's column types without its NOT NULL constraints (an update row
+        # carries only the columns of the file); UNLOGGED: a crash loses it, and a rerun rebuilds it.
+        cursor.execute(
+            f"DROP TABLE IF EXISTS {job.stage_table};"  # noqa: S608 - names are the job's and the resource's
+            f"CREATE UNLOGGED TABLE {job.stage_table} AS SELECT NULL::bigint AS _row, NULL::char(1) AS _action, "
+            f"NULL::bigint AS _target_id, {columns} FROM {resource.target_table} WITH NO DATA")
+
+
+def _validate_chunk(job, resource, ctx, chunk, positions, width, seen, counts, first_errors) -> None:
+    cleaned: list[tuple[int, dict]] = []
+    errors: list[tuple[int, str, str, str]] = []
+    for number, cells in chunk:
+        if len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        raw = {name: cells[index] for index, name in positions}
+        try:
+            values = resource.clean_row(ctx, raw)
+        except RowError as exc:
+            errors.extend((number, name, value, message) for name, value, message in exc.problems)
+            continue
+        key = resource.key_of(values)
+        first = seen.get(key)
+        if first is not None:
+            errors.append((number, resource.natural_key, raw.get(resource.natural_key, ""),
+                           _("The same key as row %(row)d: each key may appear once in a file.") % {"row": first}))
+            continue
+        seen[key] = number
+        cleaned.append((number, values))
+    with connection.cursor() as cursor:
+        if cleaned:
+            problems = resource.resolve(ctx, cursor, [values for _n, values in cleaned])
+            kept = []
+            for (number, values), found in zip(cleaned, problems, strict=True):
+                if found:
+                    errors.extend((number, name, value, message) for name, value, message in found)
+                else:
+                    kept.append((number, values))
+            cleaned = kept
+        existing = resource.existing(ctx, cursor, [resource.key_of(values) for _n, values in cleaned]) \
+            if cleaned else {}
+        staged: list[tuple[int, str, int | None, dict, dict | None]] = []
+        for number, values in cleaned:
+            current = existing.get(resource.key_of(values))
+            try:
+                if current is None:
+                    if ctx.mode == "update":
+                        raise RowError([(resource.natural_key, str(resource.key_of(values)),
+                                         _("Not on file: an update-only import cannot create it."))])
+                    staged.append((number, NEW, None, values, None))
+                    counts["new"] += 1
+                    continue
+                if ctx.mode == "create":
+                    raise RowError([(resource.natural_key, str(resource.key_of(values)),
+                                     _("Already on file: a create-only import cannot change it."))])
+                resource.check_existing(ctx, values, current)
+                if resource.updatable and resource.differs(ctx, values, current):
+                    staged.append((number, CHANGED, current["id"], values, current))
+                    counts["changed"] += 1
+                else:
+                    counts["unchanged"] += 1
+            except RowError as exc:
+                errors.extend((number, name, value, message) for name, value, message in exc.problems)
+        new_count = sum(1 for item in staged if item[1] == NEW)
+        ids = iter(_reserve_ids(cursor, resource.target_table, new_count))
+        with cursor.copy(f"COPY {job.stage_table} (_row, _action, _target_id, "
+                         f"{', '.join(resource.stage_columns)}) FROM STDIN") as copy:
+            for number, action, target_id, values, current in staged:
+                if action == NEW:
+                    target_id = next(ids)
+                copy.write_row((number, action, target_id, *resource.stage_row(ctx, values, current)))
+        if errors:
+            with cursor.copy("COPY reports_importrowerror (job_id, row, \"column\", value, message) FROM STDIN") \
+                    as copy:
+                for number, name, value, message in errors:
+                    copy.write_row((job.pk, number, resource.column_title(name) if name else "",
+                                    resource.mask(name, value), str(message)))
+    invalid_rows = len({number for number, *_rest in errors})
+    counts["invalid"] += invalid_rows
+    for number, name, value, message in errors:
+        if len(first_errors) >= FIRST_ERRORS:
+            break
+        first_errors.append({"row": number, "column": resource.column_title(name) if name else "",
+                             "value": resource.mask(name, value), "message": str(message)})
+    type(job).objects.filter(pk=job.pk).update(
+        rows_done=F("rows_done") + len(chunk), count_new=counts["new"], count_changed=counts["changed"],
+        count_unchanged=counts["unchanged"], count_invalid=counts["invalid"])
+
+
+def _reserve_ids(cursor, table: str, count: int) -> list[int]:
+    if not count:
+        return []
+    cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",  # noqa: S608
+                   [count])
+    return [row[0] for row in cursor.fetchall()]
+
+
+# ------------------------------------------------------------------------------------------------
+# Commit and revert.
+
+
+class CommitRefused(Exception):  # noqa: N818
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def commit(job_id: int) -> Any:
+    """Write the staged rows in one transaction; exactly once (the job row is the lock and the flag)."""
+    job_model = _job_model()
+    started = time.monotonic()
+    try:
+        with transaction.atomic():
+            job = job_model.objects.select_for_update().get(pk=job_id)
+            if job.status != job_model.Status.COMMITTING:
+                return job  # committed already (redelivered), or withdrawn
+            resource = get_resource(job.kind)
+            counts = _commit_rows(job, resource)
+            from org.audit import audit_record
+            from org.models import AuditEntry
+
+            audit_record(action=AuditEntry.Action.IMPORT, actor=job.committed_by, obj=job, detail={
+                "kind": job.kind, "mode": job.mode, "file": job.original_name, "sha256": job.sha256,
+                "created": counts["created"], "updated": counts["updated"], "unchanged": job.count_unchanged,
+                "rejected": job.count_invalid, "accept_partial": job.accept_partial,
+                "seconds": round(time.monotonic() - started, 3)})
+            now = timezone.now()
+            job_model.objects.filter(pk=job.pk).update(
+                status=job_model.Status.COMMITTED, committed_at=now, finished_at=now,
+                rows_created=counts["created"], rows_updated=counts["updated"], rows_unchanged=job.count_unchanged,
+                rows_rejected=job.count_invalid)
+    except (IntegrityError, DatabaseError) as exc:
+        log.warning("import %s: commit refused by the database: %s", job_id, exc)
+        message = _("The database refused the rows (someone changed the same data since validation): "
+                    "upload the file again. Nothing was written.")
+        if isinstance(exc, IntegrityError):
+            job_model.objects.filter(pk=job_id, status=job_model.Status.COMMITTING).update(
+                status=job_model.Status.FAILED, file_error=message, finished_at=timezone.now())
+            return job_model.objects.get(pk=job_id)
+        raise
+    return job_model.objects.get(pk=job_id)
+
+
+def _commit_rows(job, resource: FastImport) -> dict[str, int]:
+    table, stage, before = resource.target_table, job.stage_table, job.before_table
+    columns = ", ".join(resource.stage_columns)
+    with connection.cursor() as cursor:
+        # The row audit triggers skip rows while this transaction-local setting is set; the commit writes
+        # one summary entry instead (docs/decisions.md: "Bulk imports and the audit trail").
+        cursor.execute("SELECT set_config('crm.audit_bulk', %s, true)", [str(job.pk)])
+        cursor.execute(f"INSERT INTO {table} (id, {columns}) SELECT _target_id, {columns} "  # noqa: S608
+                       f"FROM {stage} WHERE _action = %s", [NEW])
+        created = cursor.rowcount
+        updated = 0
+        update_columns = resource.update_columns(_context_for(job))
+        cursor.execute(f"DROP TABLE IF EXISTS {before}")
+        if job.count_changed and update_columns:
+            cursor.execute(f"CREATE TABLE {before} AS SELECT t.* FROM {table} AS t "  # noqa: S608
+                           f"JOIN {stage} AS s ON s._target_id = t.id AND s._action = %s", [CHANGED])
+            assignments = ", ".join(f"{column} = s.{column}" for column in update_columns)
+            cursor.execute(f"UPDATE {table} AS t SET {assignments} FROM {stage} AS s "  # noqa: S608
+                           f"WHERE s._action = %s AND t.id = s._target_id", [CHANGED])
+            updated = cursor.rowcount
+        resource.after_write(cursor, stage=stage)
+        # Deferred foreign keys are checked now, inside the statement that can still report them.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    return {"created": created, "updated": updated}
+
+
+def _context_for(job) -> ImportContext:
+    return ImportContext(actor=job.created_by, mode=job.mode, fields=[name for _t, name in job.columns if name])
+
+
+def revert(job) -> dict[str, int]:
+    """Inside the caller's transaction: remove the rows the job created, restore those it changed."""
+    resource = get_resource(job.kind)
+    table, stage, before = resource.target_table, job.stage_table, job.before_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('crm.audit_bulk', %s, true)", [str(job.pk)])
+        cursor.execute("SELECT to_regclass(%s), to_regclass(%s)", [stage, before])
+        has_stage, has_before = cursor.fetchone()
+        if has_stage is None:
+            raise CommitRefused(_("This import's working data was deleted with its file; it cannot be reverted."))
+        restored = 0
+        update_columns = resource.update_columns(_context_for(job))
+        if has_before is not None and update_columns:
+            assignments = ", ".join(f"{column} = b.{column}" for column in update_columns)
+            cursor.execute(f"UPDATE {table} AS t SET {assignments} FROM {before} AS b WHERE t.id = b.id")  # noqa: S608
+            restored = cursor.rowcount
+        try:
+            with transaction.atomic():
+                cursor.execute(f"DELETE FROM {table} WHERE id IN (SELECT _target_id FROM {stage} "  # noqa: S608
+                               f"WHERE _action = %s)", [NEW])
+                removed = cursor.rowcount
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        except IntegrityError:
+            raise CommitRefused(_("Rows this import created are used by later data (accounts, transactions, "
+                                  "contacts); remove those first.")) from None
+        resource.after_write(cursor, stage=stage)
+    return {"removed": removed, "restored": restored}
