@@ -21,6 +21,8 @@ urlpatterns = [
     path("workbench/", include("interactions.workbench_urls")),
     path("quality/", include("customers.quality_urls")),
     path("opportunities/", include("opportunities.urls")),
+    path("leads/", include("opportunities.lead_urls")),
+    path("imports/", include("reports.import_urls")),
     path("jobs/", include("reports.urls")),
     path("", include("org.urls")),
 ]

@@ -214,3 +214,4 @@ class SuitabilityOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.opportunity_id} {self.get_status_display()}"
+from .models_leads import *  # noqa: E402,F401,F403

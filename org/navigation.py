@@ -25,10 +25,13 @@ NAV_ITEMS: list[NavItem] = [
     NavItem(_("Workbench"), "workbench:home", "speedometer2", permission="interactions.use_workbench"),
     NavItem(_("Customers"), "customers:customer-list", "people", permission="customers.view_customer"),
     NavItem(_("Tasks"), "interactions:task-list", "check2-square", permission="interactions.view_task"),
+    NavItem(_("Leads"), "leads:lead-list", "person-plus", permission="opportunities.view_lead"),
     NavItem(_("Segments"), "segments:segment-list", "diagram-3", permission="customers.view_segment"),
+    NavItem(_("Opportunities"), "opportunities:board-home", "kanban", permission="opportunities.view_opportunity"),
     NavItem(_("RFM"), "quality:rfm-report", "bar-chart", permission="customers.view_rfmscore"),
     NavItem(_("Data quality"), "quality:dashboard", "clipboard-check",
             permission="customers.view_dataqualityissue"),
+    NavItem(_("Imports"), "imports:import-list", "upload", permission="reports.import_data"),
     NavItem(_("Audit trail"), "org:audit-list", "journal-text", permission="org.view_auditentry"),
     NavItem(_("Jobs"), "reports:jobrun-list", "gear", permission="reports.view_jobrun"),
     NavItem(_("Data dictionary"), "interactions:data-dictionary", "book", permission="customers.view_customer"),
@@ -53,6 +56,7 @@ ROLE_HOME: list[tuple[str, str]] = [
     (Role.RELATIONSHIP_MANAGER, "workbench:home"),
     (Role.BRANCH_MANAGER, "workbench:home"),
     (Role.COMPLIANCE_AUDITOR, "org:audit-list"),
+    (Role.OPERATIONS, "imports:import-list"),
     (Role.ADMINISTRATOR, "reports:jobrun-list"),
 ]
 

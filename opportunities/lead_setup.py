@@ -1,0 +1,27 @@
+"""Start-up wiring of the leads half of the app (called from OpportunitiesConfig.ready())."""
+
+
+def ready() -> None:
+    from django.utils.translation import gettext_lazy as _
+
+    from customers import services as customer_services
+    from customers.panels import Panel, register_panel
+    from org import scoping
+
+    from . import lead_admin, lead_jobs  # noqa: F401 - register the admin pages and the assignment job
+    from .lead_selectors import customer_leads_panel
+    from .models_leads import Lead, LeadAssignment, Referral
+
+    # An RM sees the leads assigned to them; branch-level roles their branch subtree; head office all.
+    scoping.register(Lead, branch_field="branch", owner_field="assigned_to")
+    scoping.register(LeadAssignment, through="lead")
+    # A referral belongs to the branch of its customer and is the referrer's own.
+    scoping.register(Referral, branch_field="branch", owner_field="referrer")
+
+    # A merge re-points the duplicate's leads and referrals to the survivor.
+    for label in ("opportunities.Lead", "opportunities.Referral"):
+        if (label, "customer") not in customer_services.MERGE_CHILDREN:
+            customer_services.MERGE_CHILDREN.append((label, "customer"))
+
+    register_panel(Panel("leads", _("Leads and referrals"), "opportunities/leads/panels/_leads.html",
+                         customer_leads_panel, order=45, permission="opportunities.view_referral"))
