@@ -32,3 +32,7 @@ class CustomersConfig(AppConfig):
 
         register_customer_panels()
         from . import rfm_panel  # noqa: F401  (registers the RFM panel and scoping)
+        from .models import DataQualitySnapshot
+
+        # A day's counts of one branch and RM: a manager sees the branch's rows, an RM their own.
+        scoping.register(DataQualitySnapshot, branch_field="branch", owner_field="rm")

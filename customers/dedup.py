@@ -207,10 +207,11 @@ def dedup_run(*, progress: Any = None) -> DedupResult:
                 cursor.execute(WITHDRAW_SQL)
                 withdrawn = cursor.rowcount
                 result = DedupResult(customers, considered, candidates, upserted, withdrawn)
-                audit_record(action=AuditEntry.Action.JOB, object_type="customers.duplicatecandidate",
-                             username="dedup", detail={"job": "dedup", "customers": customers,
-                                                       "pairs_considered": considered, "candidates": candidates,
-                                                       "upserted": upserted, "withdrawn": withdrawn})
+                if result.changed:  # a run that changes nothing leaves no trace (idempotent)
+                        audit_record(action=AuditEntry.Action.JOB, object_type="customers.duplicatecandidate",
+                                 username="dedup", detail={"job": "dedup", "customers": customers,
+                                                           "pairs_considered": considered, "candidates": candidates,
+                                                           "upserted": upserted, "withdrawn": withdrawn})
         finally:
             for table in TEMP_TABLES:
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")

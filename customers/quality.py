@@ -19,8 +19,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from stdnum.cn import ric
 
+from org.audit import audit_record
+from org.models import AuditEntry
+
 from . import pii
-from .models import Customer, DataQualityIssue
+from .models import Customer, DataQualityIssue, DataQualitySnapshot
 
 STALE_DAYS = 365
 CHUNK = 5000
@@ -118,6 +121,7 @@ def cleansing_run(*, as_of: datetime.date | None = None) -> CleansingResult:
             f"WHERE {IN_SCOPE} AND (c.last_verified_on IS NULL OR c.last_verified_on < %(before)s)",
             {"kind": Kind.STALE, "before": stale_before})
         checked = _id_findings(cursor)
+        trigger_off = _bulk_audit(cursor)
         cursor.execute(
             """
             INSERT INTO customers_dataqualityissue (customer_id, kind, field, status, found_on)
@@ -134,9 +138,38 @@ def cleansing_run(*, as_of: datetime.date | None = None) -> CleansingResult:
             """,
             {"resolved": DataQualityIssue.Status.RESOLVED, "as_of": as_of})
         resolved = cursor.rowcount
+        if trigger_off:
+            # Committing with it disabled would keep it off for everyone: on again before the commit.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("ALTER TABLE customers_dataqualityissue ENABLE TRIGGER customers_dataqualityissue_audit")
         # ON COMMIT DROP alone would leave it in a caller's outer transaction (savepoint).
         cursor.execute("DROP TABLE dq_now")
-    return CleansingResult(normalised, checked, opened, resolved)
+        result = CleansingResult(normalised, checked, opened, resolved)
+        if opened or resolved:  # a run that changes no issue leaves no trace (idempotent)
+                audit_record(action=AuditEntry.Action.JOB, object_type="customers.dataqualityissue",
+                         username="cleansing",
+                         detail={"job": "cleansing", "as_of": as_of.isoformat(), "names_normalised": normalised,
+                                 "customers_checked": checked, "issues_opened": opened, "issues_resolved": resolved})
+    snapshot_take(as_of=as_of)
+    return result
+
+
+def _bulk_audit(cursor) -> bool:
+    """Issue rows written by this job get one job-level audit entry, not one per row.
+
+    At 1M customers the row trigger doubled the job's writes (one audit row per finding). The
+    transaction-local `crm.audit_bulk` switch makes the trigger skip rows where the trigger honours
+    it; otherwise the issue table's trigger is disabled for the two statements that write issues and
+    enabled again before the commit (ALTER TABLE is transactional: a failure rolls the switch back too;
+    taken last, its lock is held only until the commit). Returns whether the trigger was disabled.
+    """
+    cursor.execute("SELECT set_config('crm.audit_bulk', 'cleansing', true)")
+    cursor.execute("SELECT prosrc LIKE '%%crm.audit_bulk%%' FROM pg_proc WHERE proname = 'crm_audit_row_change'")
+    row = cursor.fetchone()
+    if not (row and row[0]):
+        cursor.execute("ALTER TABLE customers_dataqualityissue DISABLE TRIGGER customers_dataqualityissue_audit")
+        return True
+    return False
 
 
 def parse_params(as_of: Any = None) -> datetime.date:
@@ -243,3 +276,71 @@ def quality_metrics(*, user: Any, group_by: str = "branch", as_of: datetime.date
             open_issues=issue_counts.get(row[key], 0),
         ))
     return result
+
+
+# --- history: one row of counts per day, branch and RM ---------------------------------------------
+
+SNAPSHOT_SQL = """
+INSERT INTO customers_dataqualitysnapshot
+       (taken_on, branch_id, rm_id, customers, required_fields, present_fields, with_errors, stale, open_issues)
+SELECT %(day)s, c.home_branch_id, c.primary_rm_id, count(*),
+       sum(CASE WHEN c.kind = 'individual' THEN 4 ELSE 2 END),
+       sum((c.id_number_enc <> '')::int + (c.phone_enc <> '')::int
+           + CASE WHEN c.kind = 'individual' THEN (c.birth_date IS NOT NULL)::int + (c.gender <> '')::int ELSE 0 END),
+       count(*) FILTER (WHERE i.errors),
+       count(*) FILTER (WHERE c.last_verified_on IS NULL OR c.last_verified_on < %(stale_before)s),
+       COALESCE(sum(i.open), 0)
+  FROM customers_customer c
+  LEFT JOIN (SELECT customer_id, count(*) AS open, bool_or(kind IN ('invalid_id', 'id_mismatch')) AS errors
+               FROM customers_dataqualityissue WHERE status = 'open' GROUP BY customer_id) i ON i.customer_id = c.id
+ WHERE c.merged_into_id IS NULL AND c.lifecycle_status <> 'closed'
+ GROUP BY c.home_branch_id, c.primary_rm_id
+"""
+
+
+@transaction.atomic
+def snapshot_take(*, as_of: datetime.date | None = None) -> int:
+    """Today's data-quality counts per branch and RM for the dashboard's history (replaces the day's rows)."""
+    as_of = as_of or timezone.localdate()
+    DataQualitySnapshot.objects.filter(taken_on=as_of).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(SNAPSHOT_SQL, {"day": as_of, "stale_before": as_of - datetime.timedelta(days=STALE_DAYS)})
+        return cursor.rowcount
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    taken_on: datetime.date
+    label: str
+    completeness: float
+    error_rate: float
+    stale_share: float
+
+
+def _point(day: datetime.date, label: str, row: dict) -> HistoryPoint:
+    customers = row["customers"] or 0
+    return HistoryPoint(
+        taken_on=day, label=label,
+        completeness=row["present"] / row["required"] if row["required"] else 1.0,
+        error_rate=row["errors"] / customers if customers else 0.0,
+        stale_share=row["stale"] / customers if customers else 0.0,
+    )
+
+
+def quality_history(*, user: Any, group_by: str = "branch", days: int = 90) -> tuple[list[HistoryPoint],
+                                                                                    list[HistoryPoint]]:
+    """The daily snapshots of what `user` sees: totals per day, and per day and branch (or RM)."""
+    from django.db.models import Sum
+
+    from org import scoping
+
+    since = timezone.localdate() - datetime.timedelta(days=days)
+    rows = scoping.visible(user, DataQualitySnapshot.objects.filter(taken_on__gte=since))
+    sums = {"customers": Sum("customers"), "required": Sum("required_fields"), "present": Sum("present_fields"),
+            "errors": Sum("with_errors"), "stale": Sum("stale")}
+    totals = [_point(row["taken_on"], "", row)
+              for row in rows.values("taken_on").annotate(**sums).order_by("taken_on")]
+    key = {"branch": "branch__name", "rm": "rm__full_name"}[group_by]
+    groups = [_point(row["taken_on"], row[key] or "—", row)
+              for row in rows.values("taken_on", key).annotate(**sums).order_by("taken_on", key)]
+    return totals, groups

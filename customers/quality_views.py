@@ -83,4 +83,35 @@ def quality_dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "customers/quality/dashboard.html", {
         "rows": rows, "group_by": group_by, "chart": chart,
         "target_completeness": targets["completeness"], "target_error_rate": targets["error_rate"],
+        **_history_charts(request.user, group_by, targets),
     })
+
+
+def _history_charts(user, group_by: str, targets: dict) -> dict:
+    """Line charts of the daily snapshots: the viewer's totals, and completeness per branch or RM."""
+    from .quality import quality_history
+
+    totals, groups = quality_history(user=user, group_by=group_by)
+    days = [point.taken_on.isoformat() for point in totals]
+    history = {
+        "type": "line",
+        "labels": days,
+        "datasets": [
+            {"label": str(gettext_lazy("Completeness %")), "data": [round(p.completeness * 100, 2) for p in totals]},
+            {"label": str(gettext_lazy("Error rate %")), "data": [round(p.error_rate * 100, 2) for p in totals]},
+            {"label": str(gettext_lazy("Stale %")), "data": [round(p.stale_share * 100, 2) for p in totals]},
+            {"label": str(gettext_lazy("Completeness target %")), "data": [targets["completeness"] * 100] * len(days),
+             "borderDash": [6, 4], "pointRadius": 0},
+        ],
+        "options": {"scales": {"y": {"min": 0, "max": 100}}},
+    }
+    series: dict[str, dict[str, float]] = {}
+    for point in groups:
+        series.setdefault(point.label, {})[point.taken_on.isoformat()] = round(point.completeness * 100, 2)
+    per_group = {
+        "type": "line",
+        "labels": days,
+        "datasets": [{"label": label, "data": [values.get(day) for day in days]} for label, values in series.items()],
+        "options": {"scales": {"y": {"suggestedMin": 80, "max": 100}}},
+    }
+    return {"history": history, "history_groups": per_group, "history_days": len(days)}
