@@ -46,6 +46,9 @@ class Command(BaseCommand):
             result = seed_customers(count=customers, users=users, seed=seed,
                                     transactions_per_customer=transactions_per_customer, log=log)
             seed_workbench(users=users)
+            from opportunities.lead_demo import seed_leads
+
+            seed_leads(users=users)
             if share:
                 from customers.demo_duplicates import plant_duplicates
 
