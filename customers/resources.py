@@ -8,6 +8,7 @@ is sealed exactly as customers/services.py does: ciphertext, blind index (ID, ph
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from typing import Any
@@ -17,6 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export import fields, resources, widgets
+from stdnum import exceptions as stdnum_errors
+from stdnum.cn import ric
 
 from crm_site import crypto
 from crm_site.importing import FastImport, ImportColumn, RowError, register
@@ -32,10 +35,12 @@ from crm_site.importing.values import (
 from org.models import Branch, User
 
 from . import pii
+from .demo import SURNAMES, _person_keys
 from .models import Account, Customer, Product, Transaction
 
 C = Customer
 _MOBILE = re.compile(r"^(?:\+?86)?(1\d{10})$")
+COMPOUND_SURNAMES = {surname for surname, _weight in SURNAMES if len(surname) == 2}
 
 
 @functools.lru_cache(maxsize=1 << 18)
@@ -44,23 +49,56 @@ def _name_keys(name: str) -> tuple[str, str]:
     return pii.name_keys(name)
 
 
+def person_name_keys(name: str) -> tuple[str, str]:
+    """pii.name_keys(name) from cached halves (customers.demo's surname/given split), whole names cached."""
+    if 2 <= len(name) <= 4 and all("\u4e00" <= char <= "\u9fff" for char in name):
+        split = 2 if name[:2] in COMPOUND_SURNAMES and len(name) > 2 else 1
+        return _person_keys(name[:split], name[split:])
+    return _name_keys(name)
+
+
 @functools.lru_cache(maxsize=1 << 16)
-def _mobile_prefix_valid(prefix: str) -> bool:
+def _mobile_range_valid(prefix: str) -> bool:
     try:
-        pii.normalise_phone(prefix + "0000")
+        pii.normalise_phone(prefix + "0" * (11 - len(prefix)))
     except ValidationError:
         return False
     return True
 
 
 def fast_phone(raw: str) -> str:
-    """pii.normalise_phone, with Chinese mobiles (11 digits) checked once per 7-digit prefix: the validity
-    of a CN mobile number depends on its number range only, and phonenumbers costs ≈ 30 µs a call."""
+    """pii.normalise_phone, with 11-digit Chinese mobiles checked once per 5-digit range: libphonenumber's
+    CN mobile pattern looks at no more than the first five digits, and a call costs ≈ 30 µs."""
     value = raw.strip().replace(" ", "").replace("-", "")
     match = _MOBILE.match(value)
-    if match and _mobile_prefix_valid(match[1][:7]):
+    if match and _mobile_range_valid(match[1][:5]):
         return "+86" + match[1]
     return pii.normalise_phone(raw)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _region_valid(region: str, year: int) -> bool:
+    try:
+        ric.get_birth_place(f"{region}{year:04d}0101000")
+    except stdnum_errors.ValidationError:
+        return False
+    return True
+
+
+def fast_resident_id(raw: str) -> tuple[str, dt.date | None]:
+    """pii.normalise_id_number for a resident ID, with python-stdnum's region lookup cached per region and
+    year (≈ 150 µs a call uncached); any number the fast checks do not pass goes through pii for its message."""
+    value = re.sub(r"[\s-]", "", raw or "").upper()
+    if len(value) == 18 and value[:17].isdigit():
+        check = (1 - 2 * int(value[:17], 13)) % 11
+        if value[17] == ("X" if check == 10 else str(check)):
+            try:
+                born = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+            except ValueError:
+                born = None
+            if born is not None and _region_valid(value[:6], born.year):
+                return value, born
+    return pii.normalise_id_number(C.IdType.RESIDENT_ID, raw), None
 
 
 def _scope_problem(ctx: ImportContext, path: str) -> bool:
@@ -210,13 +248,17 @@ class CustomerFastImport(FastImport):
                 id_type = C.IdType.USCC if v.get("kind") == C.Kind.CORPORATE else C.IdType.RESIDENT_ID
                 v["id_type"] = id_type
             try:
-                v["id_number"] = pii.normalise_id_number(id_type, value)
+                if id_type == C.IdType.RESIDENT_ID:
+                    v["id_number"], born = fast_resident_id(value)
+                else:
+                    v["id_number"], born = pii.normalise_id_number(id_type, value), None
             except ValidationError as exc:
                 for messages in exc.message_dict.values():
                     problems.extend(("id_number", value, message) for message in messages)
             else:
                 if v["id_number"] and id_type == C.IdType.RESIDENT_ID:
-                    born, sex = pii.resident_id_facts(v["id_number"])
+                    born = born or pii.resident_id_facts(v["id_number"])[0]
+                    sex = C.Gender.MALE if int(v["id_number"][16]) % 2 else C.Gender.FEMALE
                     if v.get("birth_date") and v["birth_date"] != born:
                         problems.append(("birth_date", raw.get("birth_date", ""), _(
                             "The birth date differs from the one in the ID number (%(date)s).") % {
@@ -330,7 +372,7 @@ class CustomerFastImport(FastImport):
     def stage_row(self, ctx: ImportContext, values: dict[str, Any], current: dict[str, Any] | None) -> tuple:
         now = ctx.lookups["now"]
         name = values.get("name", "")
-        pinyin, initials = _name_keys(name) if name else ("", "")
+        pinyin, initials = person_name_keys(name) if name else ("", "")
         sealed = {field: self._sealed(field, values.get(field, ""), current) for field in pii.PII_FIELDS}
         v = values.get
         risk = v("risk_tolerance", "")

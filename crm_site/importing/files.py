@@ -9,6 +9,7 @@ holds the file in memory.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -102,7 +103,9 @@ def read_csv(stream: IO[bytes], encoding: str) -> Iterator[list[str]]:
         raise FileProblem(_("Line %(line)d is not valid CSV: %(error)s") % {"line": line + 1, "error": exc}) \
             from None
     finally:
-        text.detach()
+        # Leave the underlying file to its owner (closing the wrapper would close it).
+        with contextlib.suppress(ValueError):
+            text.detach()
 
 
 def read_xlsx(stream: IO[bytes]) -> Iterator[list[str]]:

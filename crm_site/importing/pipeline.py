@@ -362,6 +362,9 @@ def _commit_rows(job, resource: FastImport) -> dict[str, int]:
         resource.after_write(cursor, stage=stage)
         # Deferred foreign keys are checked now, inside the statement that can still report them.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        # Whatever the caller writes next in this transaction is audited row by row again.
+        cursor.execute("SELECT set_config('crm.audit_bulk', '', true)")
     return {"created": created, "updated": updated}
 
 
@@ -391,8 +394,10 @@ def revert(job) -> dict[str, int]:
                                f"WHERE _action = %s)", [NEW])
                 removed = cursor.rowcount
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         except IntegrityError:
             raise CommitRefused(_("Rows this import created are used by later data (accounts, transactions, "
                                   "contacts); remove those first.")) from None
         resource.after_write(cursor, stage=stage)
+        cursor.execute("SELECT set_config('crm.audit_bulk', '', true)")
     return {"removed": removed, "restored": restored}

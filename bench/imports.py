@@ -1,0 +1,231 @@
+"""Bulk-import benchmarks (issue 5): a generated customer file through the pipeline, against raw COPY and
+against django-import-export's default path, in the same run.
+
+- import_create_rows_per_s: N generated customers (N = 1,000,000 at SCALE=1000000, else the scale) from
+  the CSV on disk to committed: validation and commit each run in a child process as the worker runs
+  them (`python -m bench.imports validate|commit JOB`), wall time of both, upload excluded.
+- import_vs_raw_copy_ratio: that time ÷ a raw COPY of the same prepared rows (the staged, sealed rows,
+  dumped before the commit) into `bench_raw_customer`, a table with the customer table's columns and
+  every one of its indexes, holding the same existing rows, built before and dropped after.
+- import_update_100k_s: 100,000 of those customers updated (new phone and occupation), same two steps.
+- import_peak_rss_mb: the larger peak RSS (ru_maxrss of the children) of the validation and commit steps.
+- import_vs_library_default_ratio: a 20,000-row sample (or N when smaller) through CustomerResource's
+  django-import-export path as admin runs it (import_data dry run, then again for real), rows/s compared.
+Afterwards every import is reverted and the library's rows deleted, so the bench database is as before.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+GIVEN = "伟强磊军勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆芳娜秀英敏静丽艳娟霞燕玲桂萍红婷雪琳洁颖倩慧欣怡悦佳琪"
+HEADER = ["客户号", "姓名", "客户类型", "证件号码", "手机号", "电子邮箱", "地址", "职业", "所属网点", "客户经理",
+          "风险承受能力", "营销同意"]
+PREFIX = "BI"  # customer numbers of bench imports: BI0000000001…
+
+
+def _resident_id(rng: random.Random) -> str:
+    body = f"110108{rng.randint(1950, 2004)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+    check = (1 - 2 * int(body, 13)) % 11
+    return body + ("X" if check == 10 else str(check))
+
+
+def write_customer_csv(path: Path, count: int, *, branches: list[str], rms: list[str], seed: int = 5,
+                       start: int = 1, occupation: str = "") -> None:
+    """A deterministic customer feed as operations would receive it (UTF-8, Chinese headers)."""
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        for number in range(start, start + count):
+            name = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.7 else "")
+            phone = f"1{rng.choice(('38', '39', '58', '59', '86', '88'))}{(number * 7_919_617 + 4_242) % 10**8:08d}"
+            writer.writerow([
+                f"{PREFIX}{number:010d}", name, "个人", _resident_id(rng), phone,
+                f"user{number}@example.com" if rng.random() < 0.4 else "", f"北京市海淀区学院路{number % 399 + 1}号",
+                occupation or rng.choice(["教师", "医生", "工程师", "会计", "程序员"]), rng.choice(branches),
+                rng.choice(rms), rng.choice(["C1", "C2", "C3", "C4", "C5"]), rng.choice(["是", "否"]),
+            ])
+
+
+def _child(step: str, job_id: int) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of one pipeline step in a child process, as a worker runs it."""
+    begin = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "bench.imports", step, str(job_id)], cwd=ROOT,
+                             env=os.environ.copy())
+    _pid, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - begin
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"bench.imports {step} {job_id} failed")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def _job_for(path: Path, *, actor, mode: str):
+    from django.core.files import File
+
+    from reports.models import ImportJob
+
+    job = ImportJob.objects.create(kind="customers", mode=mode, created_by=actor, branch=actor.branch,
+                                   original_name=path.name, size=path.stat().st_size)
+    with path.open("rb") as handle:
+        job.file.save(path.name, File(handle, name=path.name), save=True)
+    return job
+
+
+def _import(path: Path, *, actor, mode: str) -> tuple[object, float, float, float]:
+    """Validate and commit a file (children); (job, validate s, commit s, peak MB)."""
+    from reports.models import ImportJob
+
+    job = _job_for(path, actor=actor, mode=mode)
+    validate_s, validate_mb = _child("validate", job.pk)
+    job.refresh_from_db()
+    if job.status != ImportJob.Status.VALIDATED or job.count_invalid:
+        raise RuntimeError(f"bench import {job.pk}: {job.status} {job.file_error} {job.first_errors[:3]}")
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.COMMITTING, committed_by=actor)
+    commit_s, commit_mb = _child("commit", job.pk)
+    job.refresh_from_db()
+    return job, validate_s, commit_s, max(validate_mb, commit_mb)
+
+
+def _raw_copy_table(cursor) -> None:
+    """bench_raw_customer: the customer table's columns and indexes with its rows (setup, not timed)."""
+    cursor.execute("DROP TABLE IF EXISTS bench_raw_customer")
+    cursor.execute("CREATE TABLE bench_raw_customer (LIKE customers_customer INCLUDING DEFAULTS "
+                   "INCLUDING CONSTRAINTS INCLUDING IDENTITY)")
+    cursor.execute("INSERT INTO bench_raw_customer SELECT * FROM customers_customer")
+    cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'customers_customer'")
+    for (definition,) in cursor.fetchall():
+        head, _on, tail = definition.partition(" ON ")
+        name = head.split()[-1]
+        cursor.execute(head.replace(name, f"bench_raw_{name}"[:63]) + " ON "
+                       + tail.replace("customers_customer", "bench_raw_customer", 1))
+    cursor.execute("ANALYZE bench_raw_customer")
+
+
+def _library(results: dict, path: Path, count: int) -> float:
+    """Rows/s of django-import-export's admin path (dry run + confirm) over the first `count` rows."""
+    import tablib
+    from django.db import connection, transaction
+
+    from customers.resources import CustomerResource
+
+    with path.open(encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        rows = [row for _i, row in zip(range(count), reader, strict=False)]
+    # Admin's column names (the resource's own fields); the library sample takes numbers of its own.
+    header = ["customer_no", "name", "kind", "id_number", "phone", "email", "address", "occupation", "branch", "rm",
+              "risk_tolerance", "marketing_consent"]
+    data = tablib.Dataset(headers=header)
+    for row in rows:
+        data.append(["BL" + row[0][2:], row[1], "individual", row[3], row[4], row[5], row[6], row[7], row[8], "",
+                     row[10], "true" if row[11] == "是" else "false"])
+    resource = CustomerResource()
+    begin = time.perf_counter()
+    dry = resource.import_data(data, dry_run=True, raise_errors=True)
+    real = CustomerResource().import_data(data, dry_run=False, raise_errors=True)
+    elapsed = time.perf_counter() - begin
+    if dry.has_errors() or real.has_errors():
+        raise RuntimeError("the library path reported errors")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('crm.audit_bulk', 'bench', true)")
+        cursor.execute("DELETE FROM customers_customer WHERE customer_no LIKE 'BL%%'")
+    results["import_library_rows"] = count
+    results["import_library_s"] = round(elapsed, 3)
+    return count / elapsed
+
+
+def measure(results: dict, *, scale: int) -> None:
+    from django.db import connection
+
+    from crm_site.importing.pipeline import drop_tables
+    from customers.resources import CUSTOMER_STAGE
+    from org.models import User
+    from reports import imports
+    from reports.models import ImportJob
+
+    actor = User.objects.filter(is_superuser=True, is_active=True).select_related("branch").first()
+    branches = ["BJ01", "BJ02", "BJ0101", "SH01"]
+    rms = list(User.objects.filter(groups__name="relationship_manager", is_active=True)
+               .values_list("employee_no", flat=True)[:4]) or [""]
+    count = min(scale, 1_000_000)
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        feed = folder / "customers.csv"
+        write_customer_csv(feed, count, branches=branches, rms=rms)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM customers_customer")
+            results["import_existing_customers"] = cursor.fetchone()[0]
+            _raw_copy_table(cursor)
+        job, validate_s, commit_s, peak = _import(feed, actor=actor, mode="upsert")
+        total = validate_s + commit_s
+        results["import_rows"] = count
+        results["import_validate_s"] = round(validate_s, 3)
+        results["import_commit_s"] = round(commit_s, 3)
+        results["import_create_rows_per_s"] = round(count / total)
+        # Raw COPY of the same prepared rows (dumped from the staging table; the dump is not timed).
+        dump = folder / "prepared.copy"
+        columns = ", ".join(CUSTOMER_STAGE)
+        with connection.cursor() as cursor, dump.open("wb") as out, cursor.copy(
+                f"COPY (SELECT _target_id, {columns} FROM {job.stage_table} "  # noqa: S608
+                f"WHERE _action = 'n') TO STDOUT") as copy:
+            for block in copy:
+                out.write(block)
+        with connection.cursor() as cursor, dump.open("rb") as source:
+            begin = time.perf_counter()
+            with cursor.copy(f"COPY bench_raw_customer (id, {columns}) FROM STDIN") as copy:
+                for block in iter(lambda: source.read(1 << 20), b""):
+                    copy.write(block)
+            raw_s = time.perf_counter() - begin
+            cursor.execute("DROP TABLE bench_raw_customer")
+        results["import_raw_copy_s"] = round(raw_s, 3)
+        results["import_vs_raw_copy_ratio"] = round(total / raw_s, 2)
+        # Update 100,000 of them: new phone numbers and occupation.
+        updates = min(100_000, count)
+        changed = folder / "update.csv"
+        write_customer_csv(changed, updates, branches=branches, rms=rms, seed=6, occupation="律师")
+        update_job, u_validate, u_commit, u_peak = _import(changed, actor=actor, mode="update")
+        results["import_update_rows"] = updates
+        results["import_update_100k_s"] = round(u_validate + u_commit, 3)
+        results["import_peak_rss_mb"] = round(max(peak, u_peak), 1)
+        # Same file again: nothing changes.
+        again = _job_for(changed, actor=actor, mode="upsert")
+        _child("validate", again.pk)
+        again.refresh_from_db()
+        results["import_rerun_unchanged"] = again.count_unchanged
+        library = _library(results, feed, min(20_000, count))
+        results["import_library_rows_per_s"] = round(library, 1)
+        results["import_vs_library_default_ratio"] = round(results["import_create_rows_per_s"] / library, 1)
+        begin = time.perf_counter()
+        imports.import_revert(job=update_job, actor=actor)
+        imports.import_revert(job=job, actor=actor)
+        results["import_revert_s"] = round(time.perf_counter() - begin, 3)
+        for done in (job, update_job, again):
+            done.file.delete(save=False)
+            drop_tables(done)
+        ImportJob.objects.filter(pk__in=[job.pk, update_job.pk, again.pk]).delete()
+
+def _main(step: str, job_id: int) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_site.settings")
+    import django
+
+    django.setup()
+    from crm_site.importing import pipeline
+
+    if step == "validate":
+        pipeline.validate(job_id)
+    else:
+        pipeline.commit(job_id)
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1], int(sys.argv[2]))
