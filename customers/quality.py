@@ -281,28 +281,46 @@ def quality_metrics(*, user: Any, group_by: str = "branch", as_of: datetime.date
 # --- history: one row of counts per day, branch and RM ---------------------------------------------
 
 SNAPSHOT_SQL = """
+WITH today AS (
+    SELECT c.home_branch_id AS branch_id, c.primary_rm_id AS rm_id, count(*) AS customers,
+           sum(CASE WHEN c.kind = 'individual' THEN 4 ELSE 2 END) AS required_fields,
+           sum((c.id_number_enc <> '')::int + (c.phone_enc <> '')::int
+               + CASE WHEN c.kind = 'individual' THEN (c.birth_date IS NOT NULL)::int + (c.gender <> '')::int
+                      ELSE 0 END) AS present_fields,
+           count(*) FILTER (WHERE i.errors) AS with_errors,
+           count(*) FILTER (WHERE c.last_verified_on IS NULL OR c.last_verified_on < %(stale_before)s) AS stale,
+           COALESCE(sum(i.open), 0) AS open_issues
+      FROM customers_customer c
+      LEFT JOIN (SELECT customer_id, count(*) AS open, bool_or(kind IN ('invalid_id', 'id_mismatch')) AS errors
+                   FROM customers_dataqualityissue WHERE status = 'open' GROUP BY customer_id) i
+             ON i.customer_id = c.id
+     WHERE c.merged_into_id IS NULL AND c.lifecycle_status <> 'closed'
+     GROUP BY c.home_branch_id, c.primary_rm_id
+), gone AS (
+    DELETE FROM customers_dataqualitysnapshot s
+     WHERE s.taken_on = %(day)s
+       AND NOT EXISTS (SELECT 1 FROM today t WHERE t.branch_id = s.branch_id AND t.rm_id IS NOT DISTINCT FROM s.rm_id)
+)
 INSERT INTO customers_dataqualitysnapshot
        (taken_on, branch_id, rm_id, customers, required_fields, present_fields, with_errors, stale, open_issues)
-SELECT %(day)s, c.home_branch_id, c.primary_rm_id, count(*),
-       sum(CASE WHEN c.kind = 'individual' THEN 4 ELSE 2 END),
-       sum((c.id_number_enc <> '')::int + (c.phone_enc <> '')::int
-           + CASE WHEN c.kind = 'individual' THEN (c.birth_date IS NOT NULL)::int + (c.gender <> '')::int ELSE 0 END),
-       count(*) FILTER (WHERE i.errors),
-       count(*) FILTER (WHERE c.last_verified_on IS NULL OR c.last_verified_on < %(stale_before)s),
-       COALESCE(sum(i.open), 0)
-  FROM customers_customer c
-  LEFT JOIN (SELECT customer_id, count(*) AS open, bool_or(kind IN ('invalid_id', 'id_mismatch')) AS errors
-               FROM customers_dataqualityissue WHERE status = 'open' GROUP BY customer_id) i ON i.customer_id = c.id
- WHERE c.merged_into_id IS NULL AND c.lifecycle_status <> 'closed'
- GROUP BY c.home_branch_id, c.primary_rm_id
+SELECT %(day)s, branch_id, rm_id, customers, required_fields, present_fields, with_errors, stale, open_issues
+  FROM today
+ON CONFLICT (taken_on, branch_id, rm_id) DO UPDATE
+   SET customers = EXCLUDED.customers, required_fields = EXCLUDED.required_fields,
+       present_fields = EXCLUDED.present_fields, with_errors = EXCLUDED.with_errors, stale = EXCLUDED.stale,
+       open_issues = EXCLUDED.open_issues
+ WHERE (customers_dataqualitysnapshot.customers, customers_dataqualitysnapshot.required_fields,
+        customers_dataqualitysnapshot.present_fields, customers_dataqualitysnapshot.with_errors,
+        customers_dataqualitysnapshot.stale, customers_dataqualitysnapshot.open_issues)
+       IS DISTINCT FROM (EXCLUDED.customers, EXCLUDED.required_fields, EXCLUDED.present_fields,
+                         EXCLUDED.with_errors, EXCLUDED.stale, EXCLUDED.open_issues)
 """
 
 
 @transaction.atomic
 def snapshot_take(*, as_of: datetime.date | None = None) -> int:
-    """Today's data-quality counts per branch and RM for the dashboard's history (replaces the day's rows)."""
+    """The day's data-quality counts per branch and RM for the dashboard's history; a rerun changes only what moved."""
     as_of = as_of or timezone.localdate()
-    DataQualitySnapshot.objects.filter(taken_on=as_of).delete()
     with connection.cursor() as cursor:
         cursor.execute(SNAPSHOT_SQL, {"day": as_of, "stale_before": as_of - datetime.timedelta(days=STALE_DAYS)})
         return cursor.rowcount

@@ -358,15 +358,20 @@ def test_dashboard_history_shows_the_days_in_the_viewers_reach(org, client_for):
     assert 'data-chart="quality-history"' in response.content.decode()
 
 
-def test_taking_the_snapshot_twice_a_day_replaces_the_days_rows(org):
-    _person(rm=org["rm1"], id_number=ID_A)
+def test_taking_the_snapshot_again_changes_only_what_moved(org):
+    first = _person(rm=org["rm1"], id_number=ID_A)
+    _person(branch="BJ02", rm=org["rm2"], name="李娜")
     today = timezone.localdate()
-
     snapshot_take(as_of=today)
-    first = list(DataQualitySnapshot.objects.values("branch", "rm", "customers", "present_fields"))
+    before = list(DataQualitySnapshot.objects.order_by("pk").values())
+
+    assert snapshot_take(as_of=today) == 0
+    assert list(DataQualitySnapshot.objects.order_by("pk").values()) == before
+
+    Customer.objects.filter(pk=first.pk).update(lifecycle_status=Customer.Lifecycle.CLOSED)
     snapshot_take(as_of=today)
 
-    assert list(DataQualitySnapshot.objects.values("branch", "rm", "customers", "present_fields")) == first
+    assert list(DataQualitySnapshot.objects.values_list("branch__code", "customers")) == [("BJ02", 1)]
 
 
 def test_rm_history_is_their_own_book(org, client_for):
