@@ -116,7 +116,7 @@ class FilterForm(forms.Form):
 
     def filters(self) -> Filters:
         if not self.is_valid():
-            return Filters()
+            return Filters(invalid=True)
         data = self.cleaned_data
         return Filters(owner=data.get("owner"), branch=data.get("branch"), product=data.get("product"),
                        close_month=_month(data.get("close_month") or ""), status=data.get("status") or "")

@@ -69,8 +69,12 @@ class Filters:
     product: int | None = None
     close_month: dt.date | None = None  # the first day of the month
     status: str = ""
+    # An invalid filter shows nothing rather than everything: a filter never widens what a list shows.
+    invalid: bool = False
 
     def apply(self, qs: QuerySet[Opportunity]) -> QuerySet[Opportunity]:
+        if self.invalid:
+            return qs.none()
         if self.owner:
             qs = qs.filter(owner=self.owner)
         if self.branch:

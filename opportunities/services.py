@@ -95,12 +95,15 @@ def suitability_block(*, opportunity: Opportunity, to_stage: Stage) -> list[Find
     return findings
 
 
-def _blocked_error(findings: list[Finding]) -> ValidationError:
-    return ValidationError(
-        [_("This opportunity cannot advance past the proposal stage: %(reason)s What to do: %(remedy)s")
-         % {"reason": finding.message, "remedy": finding.remedy} for finding in findings],
-        code="unsuitable",
-    )
+class Unsuitable(ValidationError):
+    """A move refused by suitability: one message per finding, each with what to do."""
+
+
+def _blocked_error(findings: list[Finding]) -> Unsuitable:
+    return Unsuitable(
+        [ValidationError(_("This opportunity cannot advance past the proposal stage: %(reason)s What to do: "
+                           "%(remedy)s") % {"reason": finding.message, "remedy": finding.remedy}, code="unsuitable")
+         for finding in findings])
 
 
 # --- opportunities ----------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -42,14 +42,15 @@ def _form_errors(form, exc: ValidationError) -> None:
 
 # --- board -----------------------------------------------------------------------------------------------
 
-def _board_response(request, pipeline: Pipeline, data, *, problem: dict | None = None):
+def _board_response(request, pipeline: Pipeline, data, *, problem: dict | None = None, pipelines=None):
     form = FilterForm(data, choices=selectors.filter_choices(user=request.user, pipeline=pipeline))
     board = selectors.board(user=request.user, pipeline=pipeline, filters=form.filters())
     context = {"pipeline": pipeline, "board": board, "form": form, "problem": problem,
                "can_move": request.user.has_perm("opportunities.change_opportunity")}
     if request.htmx:
         return render(request, "opportunities/partials/board.html", context)
-    context["pipelines"] = Pipeline.objects.filter(is_active=True).order_by("name", "id")
+    context["pipelines"] = pipelines if pipelines is not None else \
+        Pipeline.objects.filter(is_active=True).order_by("name", "id")
     return render(request, "opportunities/board.html", context)
 
 
@@ -68,8 +69,12 @@ def board_home(request):
 @login_required
 @permission_required("opportunities.view_opportunity", raise_exception=True)
 def board(request, pipeline_id: int):
-    pipeline = get_object_or_404(Pipeline, pk=pipeline_id, is_active=True)
-    return _board_response(request, pipeline, request.GET)
+    # One query for the pipeline and the switcher's list (the board has a budget of 12).
+    pipelines = list(Pipeline.objects.filter(is_active=True).order_by("name", "id"))
+    pipeline = next((p for p in pipelines if p.pk == pipeline_id), None)
+    if pipeline is None:
+        raise Http404
+    return _board_response(request, pipeline, request.GET, pipelines=pipelines)
 
 
 @require_POST
@@ -88,8 +93,7 @@ def opportunity_advance(request, pk: int):
             services.opportunity_advance(opportunity=opportunity, actor=request.user, to_stage=stage)
         except ValidationError as exc:
             problem = {"opportunity": opportunity, "errors": _errors(exc),
-                       "unsuitable": getattr(exc, "code", None) == "unsuitable"
-                       or any(getattr(e, "code", None) == "unsuitable" for e in getattr(exc, "error_list", []))}
+                       "unsuitable": isinstance(exc, services.Unsuitable)}
         else:
             messages.success(request, _("Moved to %(stage)s.") % {"stage": stage})
     else:
