@@ -382,3 +382,51 @@ def test_rm_history_is_their_own_book(org, client_for):
     response = client_for("rm1").get("/quality/")
 
     assert response.context["history"]["datasets"][0]["data"] == [100.0]
+
+
+# --- the job ----------------------------------------------------------------------------------------
+
+
+def test_run_job_dedup_records_the_run_with_counts(org, capsys):
+    import json
+
+    from reports.models import JobRun
+
+    _person(id_number=ID_A)
+    _person(name="张伟刚", id_number=ID_A)
+
+    call_command("run_job", "dedup")
+
+    run = JobRun.objects.get(pk=json.loads(capsys.readouterr().out)["id"])
+    assert (run.status, run.rows_total, run.rows_done, run.rows_changed) == (JobRun.Status.SUCCEEDED, 2, 2, 1)
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.JOB, object_type="customers.duplicatecandidate")
+    assert entry.detail["candidates"] == 1
+
+
+def test_a_run_cut_short_converges_on_the_next_one(org):
+    first, second = _person(id_number=ID_A), _person(name="张伟刚", id_number=ID_A)
+    # What a killed run leaves: one range written with a stale score, nothing withdrawn yet.
+    low, high = sorted([first.pk, second.pk])
+    DuplicateCandidate.objects.create(low_id=low, high_id=high, score=10, reasons=[], seen_at=timezone.now())
+    third, fourth = _person(name="李娜", born=None, address=""), _person(name="王芳", born=None, address="")
+    DuplicateCandidate.objects.create(low_id=third.pk, high_id=fourth.pk, score=60, reasons=[],
+                                      seen_at=timezone.now())
+
+    dedup_run()
+
+    assert list(DuplicateCandidate.objects.values_list("low_id", "high_id", "score")) == [(low, high, 100)]
+
+
+def test_nightly_dedup_schedule_exists():
+    import importlib
+
+    from django.apps import apps as django_apps
+    from django_celery_beat.models import PeriodicTask
+
+    migration = importlib.import_module("customers.migrations.0020_dedup_schedule_and_permissions")
+    migration.create_schedule(django_apps, None)
+    migration.create_schedule(django_apps, None)
+
+    task = PeriodicTask.objects.get(name="Duplicate detection")
+    assert (task.task, task.args, task.crontab.hour, task.crontab.minute) == (
+        "reports.tasks.run_job", '["dedup"]', "2", "30")
