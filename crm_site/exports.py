@@ -23,12 +23,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 
@@ -67,22 +68,35 @@ def _cell_text(value: object) -> str:
 
 
 def queryset_rows(qs: QuerySet, fields: Sequence[str], *, chunk_size: int = CHUNK_ROWS) -> Iterator[tuple]:
-    """The queryset's rows as tuples, read through a server-side cursor `chunk_size` rows at a time."""
-    return qs.values_list(*fields).iterator(chunk_size=chunk_size)
+    """The queryset's rows as tuples, read through a server-side cursor `chunk_size` rows at a time.
+
+    Read inside a transaction: in autocommit mode Django declares the cursor WITH HOLD, and PostgreSQL
+    then materialises the whole result before the first row (≈ 1.2 s at a million customers); in a
+    transaction rows stream as they are read, from one consistent snapshot.
+    """
+    with transaction.atomic(using=qs.db):
+        yield from qs.values_list(*fields).iterator(chunk_size=chunk_size)
 
 
 def sql_rows(sql: str, params: Sequence[Any] = (), *, chunk_size: int = CHUNK_ROWS) -> Iterator[tuple]:
-    """The rows of one SELECT, read through a server-side cursor `chunk_size` rows at a time."""
-    with connection.chunked_cursor() as cursor:
+    """The rows of one SELECT, read through a server-side cursor `chunk_size` rows at a time (as above)."""
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
-        while True:
-            rows = cursor.fetchmany(chunk_size)
-            if not rows:
-                return
+        while rows := cursor.fetchmany(chunk_size):
             yield from rows
 
 
 # --- writers -------------------------------------------------------------------------------------------
+
+
+_STARTS = frozenset(FORMULA_STARTS)
+_CONVERT = frozenset((bool, dt.datetime, dt.date))  # csv would write these as True / with a space
+
+
+def _csv_row(row: Sequence[object]) -> list:
+    # The hot loop of a million-row export: csv.writer writes None, numbers and Decimals itself.
+    return [("'" + cell if cell[:1] in _STARTS else cell) if cell.__class__ is str
+            else (_cell_text(cell) if cell.__class__ in _CONVERT else cell) for cell in row]
 
 
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[object]], *,
@@ -92,16 +106,17 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[object]], *,
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow([neutralise(title) for title in header])
-    pending = 0
-    for row in rows:
-        writer.writerow([_cell_text(cell) for cell in row])
-        pending += 1
-        if pending >= batch:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-            pending = 0
-    yield buffer.getvalue().encode("utf-8")
+    rows = iter(rows)
+    while True:
+        written = buffer.tell()
+        writer.writerows(map(_csv_row, itertools.islice(rows, batch)))
+        if buffer.tell() == written:
+            break
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")
 
 
 def csv_rows(header: list[str], rows: Iterable[Iterable[object]]) -> Iterator[str]:

@@ -1,0 +1,116 @@
+"""Export benchmarks: the customer list exported through its view, consumed to the last byte like a client.
+
+Each export runs in a child process of its own (`python -m bench.exports child FORMAT [LIMIT]`), as a
+web worker would serve it, so its peak memory (`export_peak_rss_mb`, the child's ru_maxrss from
+wait4) is the export's alone. The exporter is `marketing1`, a head-office role with the export
+permission and without the reveal permission, who sees every customer: the whole bank, masked.
+
+- `export_rows_per_s`, `export_peak_rss_mb`: CSV of every customer (1M at SCALE=1000000).
+- `export_peak_rss_100k_mb`: the same export stopped after 100,000 rows (the client closes the
+  download), so the two peaks show whether memory grows with the rows (it should not).
+- `export_xlsx_rows_per_s`, `export_xlsx_peak_rss_mb`: the same list as XLSX (context: XlsxWriter is
+  pure Python and several times slower than CSV).
+
+Each export appends its audit entry to the bench database (the audit trail is append-only by
+design); nothing else is written.
+
+Run alone against the bench database (under `flock /tmp/bench.lock` at 1M):
+`DATABASE_URL=postgres://…/crm python -m bench.exports` (it appends `_bench`, like `python -m bench --reuse`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPORTER = "marketing1"
+
+
+def _child(fmt: str, limit: int = 0) -> dict:
+    """Run one export in a child process: rows, seconds (request to last byte) and peak RSS in MB."""
+    command = [sys.executable, "-m", "bench.exports", "child", fmt, str(limit)]
+    child = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE)
+    output = child.stdout.read()
+    _pid, status, usage = os.wait4(child.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"export child ({fmt}) failed with status {status}")
+    figures = json.loads(output)
+    figures["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # Linux reports KiB
+    return figures
+
+
+def export(results: dict, *, scale: int) -> None:
+    full = _child("csv")
+    results["export_rows"] = full["rows"]
+    results["export_rows_per_s"] = round(full["rows"] / full["seconds"])
+    results["export_s"] = round(full["seconds"], 3)
+    results["export_peak_rss_mb"] = full["peak_rss_mb"]
+    if full["rows"] > 100_000:
+        part = _child("csv", 100_000)
+        results["export_peak_rss_100k_mb"] = part["peak_rss_mb"]
+    xlsx = _child("xlsx")
+    results["export_xlsx_rows_per_s"] = round(xlsx["rows"] / xlsx["seconds"])
+    results["export_xlsx_peak_rss_mb"] = xlsx["peak_rss_mb"]
+
+
+def _serve(fmt: str, limit: int) -> dict:
+    """In the child: one export through the view, read chunk by chunk as a client reads a download."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_site.settings")
+    django.setup()
+    from django.conf import settings
+    from django.test import Client
+
+    from org.models import User
+
+    settings.DEBUG = False
+    client = Client(HTTP_HOST="localhost")  # outside the test runner ALLOWED_HOSTS applies
+    client.force_login(User.objects.get(username=EXPORTER))
+    begin = time.perf_counter()
+    response = client.get("/customers/export/", {"format": fmt})
+    if response.status_code != 200:
+        raise RuntimeError(f"export answered {response.status_code}")
+    size = lines = 0
+    if fmt == "csv":
+        for chunk in response.streaming_content:
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+            if limit and lines - 1 >= limit:
+                break
+        rows = lines - 1
+    else:
+        for chunk in response.streaming_content:
+            size += len(chunk)
+        rows = _xlsx_rows()
+    response.close()
+    return {"rows": rows, "seconds": time.perf_counter() - begin, "bytes": size}
+
+
+def _xlsx_rows() -> int:
+    """The XLSX has no row count in its bytes that is cheap to read: the export's audit entry has it."""
+    from org.models import AuditEntry
+
+    return AuditEntry.objects.filter(action=AuditEntry.Action.EXPORT).order_by("-id").first().detail["rows"]
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["child"]:
+        print(json.dumps(_serve(argv[1], int(argv[2]))))
+        return 0
+    from bench.__main__ import _bench_database
+
+    _bench_database(fresh=False)
+    results: dict = {}
+    export(results, scale=0)
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
