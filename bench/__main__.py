@@ -97,6 +97,10 @@ def main(argv: list[str]) -> int:
         interactions_bench.workbench(results, rng=rng)
     if want("reminder_sweep"):
         interactions_bench.reminder_sweep(results, scale=args.scale)
+    if want("import"):
+        from bench import imports as import_bench
+
+        import_bench.measure(results, scale=args.scale)
     results["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -219,7 +219,11 @@ def _main(step: str, job_id: int) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
+
     from crm_site.importing import pipeline
+
+    settings.DEBUG = False  # as a worker runs (DEBUG keeps a log of every query)
 
     if step == "validate":
         pipeline.validate(job_id)
