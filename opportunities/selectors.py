@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, Greatest, TruncMonth
+from django.db.models import Count, DateField, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from crm_site.masking import mask_name
@@ -352,13 +352,17 @@ def forecast(*, user: Any, pipeline: Pipeline | None, filters: Filters = Filters
         month_starts.append((month_starts[-1].replace(day=28) + dt.timedelta(days=4)).replace(day=1))
     end = (month_starts[-1].replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     rows = (qs.filter(expected_close_on__lt=end)
-            .annotate(month=Greatest(TruncMonth("expected_close_on"), Value(first)))
+            .annotate(month=TruncMonth("expected_close_on", output_field=DateField()))
             .values("month").annotate(count=Count("id"), total=Sum("amount"), weighted=Sum(_weighted()))
             .order_by("month"))
-    by_month = {row["month"]: row for row in rows}
-    return [{"month": start, "count": by_month.get(start, {}).get("count", 0),
-             "amount": by_month.get(start, {}).get("total") or Decimal(0),
-             "weighted": by_month.get(start, {}).get("weighted") or Decimal(0)} for start in month_starts]
+    by_month = {start: {"month": start, "count": 0, "amount": Decimal(0), "weighted": Decimal(0)}
+                for start in month_starts}
+    for row in rows:
+        entry = by_month[max(row["month"], first)]
+        entry["count"] += row["count"]
+        entry["amount"] += row["total"] or 0
+        entry["weighted"] += row["weighted"] or 0
+    return list(by_month.values())
 
 
 # --- workbench -------------------------------------------------------------------------------------------
