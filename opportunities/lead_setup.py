@@ -8,7 +8,8 @@ def ready() -> None:
     from customers.panels import Panel, register_panel
     from org import scoping
 
-    from . import lead_admin, lead_jobs  # noqa: F401 - register the admin pages and the assignment job
+    # Register the admin pages, the assignment job and the leads import resource.
+    from . import lead_admin, lead_jobs, lead_resources  # noqa: F401
     from .lead_selectors import customer_leads_panel
     from .models_leads import Lead, LeadAssignment, Referral
 
