@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm_site.exports import csv_response
+from crm_site.importing import get_resource
 from org.audit import audit_record
 from org.models import AuditEntry
 
@@ -63,7 +64,23 @@ def import_new(request):
             _form_errors(form, exc)
         else:
             return redirect(job)
-    return render(request, "reports/imports/import_form.html", {"form": form})
+    return render(request, "reports/imports/import_form.html",
+                  {"form": form, "guide": _column_guide(imports.importable_kinds(request.user))})
+
+
+def _column_guide(kinds: list[tuple[str, str]]) -> list[dict]:
+    """What each kind's file may hold, from its resource: the key rows are matched on, required and known headers."""
+    guide = []
+    for kind, label in kinds:
+        resource = get_resource(kind)
+        guide.append({
+            "kind": kind, "label": label, "key": resource.column_title(resource.natural_key),
+            "updatable": resource.updatable,
+            "columns": [{"title": resource.column_title(column.field), "aliases": column.aliases[1:],
+                         "required": column.required, "required_to_create": column.required_to_create}
+                        for column in resource.import_columns],
+        })
+    return guide
 
 
 def _with_seconds(job: ImportJob) -> ImportJob:

@@ -169,6 +169,15 @@ def test_upload_without_a_file_or_type_says_which_field_is_missing(client_for):
     assert not ImportJob.objects.exists()
 
 
+def test_the_form_lists_the_columns_each_kind_accepts(client_for):
+    page = client_for("ops1").get(reverse("imports:import-new")).content.decode()
+    guide = page.split('data-testid="column-guide"')[1]
+    assert "rows are matched on 客户号" in guide
+    assert "客户号 *" in guide
+    assert "customer number" in guide
+    assert "Accounts and holdings" in guide
+
+
 def test_upload_creates_the_job_and_opens_its_page(client_for, org):
     response = client_for("ops1").post(reverse("imports:import-new"), {
         "kind": "customers", "mode": "upsert", "encoding": "",
@@ -179,6 +188,9 @@ def test_upload_creates_the_job_and_opens_its_page(client_for, org):
     assert (job.kind, job.mode, job.original_name) == ("customers", "upsert", "客户名单.csv")
     assert job.created_by == org["ops1"]
     assert job.status == ImportJob.Status.UPLOADED
+    page = client_for("ops1").get(job.get_absolute_url()).content.decode()
+    assert "Queued: the check starts as soon as a worker is free." in page
+    assert 'data-testid="import-progress"' in page
 
 
 def test_a_file_that_is_not_csv_or_xlsx_is_rejected_with_its_message_on_the_page(client_for):
