@@ -537,7 +537,7 @@ def referral_create(*, customer: Customer, actor: Any, area: str, note: str, spe
     return referral
 
 
-def lead_phone_reveal(*, lead: Lead, actor: Any, field: str, request=None) -> str:
+def lead_reveal(*, lead: Lead, actor: Any, field: str, request=None) -> str:
     """The plaintext phone or ID number of a lead for a permitted person; every reveal is audited."""
     from org.audit import audit_record
     from org.models import AuditEntry

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/qualify/", views.lead_qualify, name="lead-qualify"),
     path("<int:pk>/disqualify/", views.lead_disqualify, name="lead-disqualify"),
     path("<int:pk>/convert/", views.lead_convert, name="lead-convert"),
+    path("<int:pk>/reveal/<str:field>/", views.lead_reveal, name="lead-reveal"),
     path("rules/", views.rule_list, name="rule-list"),
     path("rules/new/", views.rule_edit, name="rule-create"),
     path("rules/<int:pk>/", views.rule_edit, name="rule-edit"),

@@ -270,3 +270,20 @@ def referral_report(request):
     rows = selectors.referral_report(user=request.user, **data)
     return render(request, "opportunities/leads/referral_report.html", {"form": form, "rows": rows})
 
+
+
+@require_POST
+@login_required
+@permission_required("opportunities.view_lead", raise_exception=True)
+def lead_reveal(request, pk: int, field: str):
+    """The plaintext phone or ID number of a lead, for a person who may reveal personal data (audited)."""
+    from django.http import Http404
+
+    if field not in ("phone", "id_number"):
+        raise Http404
+    lead = selectors.lead_detail(user=request.user, lead_id=pk)
+    try:
+        value = services.lead_reveal(lead=lead, actor=request.user, field=field, request=request)
+    except PermissionDenied:
+        return render(request, "customers/partials/revealed.html", {"denied": True, "field": field}, status=403)
+    return render(request, "customers/partials/revealed.html", {"value": value, "field": field})

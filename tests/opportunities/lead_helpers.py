@@ -23,6 +23,12 @@ def rm_in(branch_code: str, username: str) -> User:
 
 
 def make_product(code="WM-R2", category=Product.Category.WEALTH, risk_level="R2") -> Product:
+    """A product on sale, and the default pipelines (a transactional test's flush removes the migration's)."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("opportunities.migrations.0002_default_pipelines").create_defaults(apps, None)
     product, _created = Product.objects.get_or_create(
         code=code, defaults={"name": "稳健理财", "category": category, "risk_level": risk_level})
     return product

@@ -240,3 +240,28 @@ def test_the_form_names_the_duplicate(org, client_for):
     assert response.status_code == 200
     assert f"open lead (number {first.pk}" in response.content.decode()
     assert Lead.objects.count() == 1
+
+
+def test_revealing_a_leads_phone_is_audited_and_needs_the_permission(org, client_for):
+    lead = _lead(org, actor="rm1")
+
+    response = client_for("rm1").post(reverse("leads:lead-reveal", args=[lead.pk, "phone"]))
+    refused = client_for("risk1").post(reverse("leads:lead-reveal", args=[lead.pk, "phone"]))
+
+    assert "+86" + PHONE in response.content.decode()
+    entry = AuditEntry.objects.get(action="reveal", object_type="opportunities.lead")
+    assert (entry.actor_username, entry.fields) == ("rm1", ["phone"])
+    assert refused.status_code == 403
+
+
+def test_the_lead_page_has_a_fixed_query_count(org, client_for, django_assert_max_num_queries):
+    lead = _lead(org, actor="rm1")
+    client = client_for("manager1")
+    for _i in range(3):
+        services.lead_assign(lead=lead, to_user=org["rm3"] if _i % 2 == 0 else org["rm1"], actor=org["manager1"])
+
+    with django_assert_max_num_queries(9):
+        response = client.get(lead.get_absolute_url())
+
+    assert response.status_code == 200
+    assert response.content.decode().count("<tr><td>") == 4
