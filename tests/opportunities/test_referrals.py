@@ -143,3 +143,26 @@ def test_the_referral_form_from_the_customer_page(scene, client_for):
     assert response.status_code == 302
     referral = Referral.objects.get()
     assert (referral.referrer.username, referral.lead.assigned_to.username) == ("service1", "wealth1")
+
+
+def test_the_360_page_shows_the_panel_with_the_refer_button_to_a_teller(scene, client_for):
+    services.referral_create(customer=scene["customer"], actor=scene["org"]["service1"], area="wealth", note="x")
+
+    page = client_for("service1").get(scene["customer"].get_absolute_url()).content.decode()
+
+    assert 'data-testid="panel-leads"' in page
+    assert reverse("leads:referral-create", args=[scene["customer"].pk]) in page
+    assert "Referred by" in page
+
+
+def test_a_manager_names_and_removes_a_specialist_on_the_rules_page(scene, client_for):
+    client = client_for("manager1")
+    org = scene["org"]
+
+    client.post(reverse("leads:rule-list"), {"user": org["rm1"].pk, "area": "loans", "on": "1"})
+    assert ProductSpecialist.objects.filter(user=org["rm1"], area="loans").exists()
+    client.post(reverse("leads:rule-list"), {"user": org["rm1"].pk, "area": "loans", "on": "0"})
+    assert not ProductSpecialist.objects.filter(user=org["rm1"], area="loans").exists()
+    refused = client_for("rm1").post(reverse("leads:rule-list"), {"user": org["rm1"].pk, "area": "loans", "on": "1"})
+    assert refused.status_code == 403
+    assert not ProductSpecialist.objects.filter(user=org["rm1"], area="loans").exists()
