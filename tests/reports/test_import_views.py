@@ -304,6 +304,11 @@ def test_rereading_with_another_encoding_starts_a_new_check_of_the_same_file(cli
     rows = _rows(broken=False)
     job = start(org["ops1"], csv_bytes(rows, encoding="gb18030"), encoding="utf-8")
     client = client_for("ops1")
+    assert job.status == ImportJob.Status.REJECTED
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert "UTF-8" in job.file_error
+    assert reverse("imports:import-rerun", args=[job.pk]) in page
+    assert '<option value="gb18030" selected>' in page
     response = client.post(reverse("imports:import-rerun", args=[job.pk]), {"encoding": "gb18030"})
     rerun = ImportJob.objects.exclude(pk=job.pk).get()
     assert response["Location"] == rerun.get_absolute_url()
@@ -311,6 +316,7 @@ def test_rereading_with_another_encoding_starts_a_new_check_of_the_same_file(cli
     pipeline.validate(rerun.pk)
     rerun.refresh_from_db()
     assert (rerun.status, rerun.count_new, rerun.encoding_used) == (ImportJob.Status.VALIDATED, 3, "gb18030")
+    assert f'data-testid="import-rerun-of">#{job.pk}<' in client.get(rerun.get_absolute_url()).content.decode()
 
 
 def test_revert_needs_confirmation_then_removes_the_created_customers(client_for, org):
