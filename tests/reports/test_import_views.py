@@ -282,6 +282,10 @@ def test_committing_valid_rows_only_is_recorded_and_the_result_shows_the_counts(
     assert 'data-testid="import-revert-form"' in page
     assert set(Customer.objects.filter(customer_no__startswith="C8").values_list("customer_no", flat=True)) == {
         "C800000001", "C800000002"}
+    entry = AuditEntry.objects.filter(action=AuditEntry.Action.IMPORT, object_id=str(validated.pk),
+                                      detail__has_key="accept_partial").get()
+    assert (entry.actor_username, entry.detail["accept_partial"], entry.detail["created"],
+            entry.detail["rejected"]) == ("ops1", True, 2, 1)
 
 
 def test_the_error_report_downloads_as_masked_csv_with_bom_and_is_audited(client_for, org, validated):
