@@ -285,3 +285,25 @@ def test_dashboard_per_rm_and_error_rate_from_id_findings(flagged, client_for, o
                                                   ("service1", 403), ("marketing1", 403)])
 def test_dashboard_is_open_to_the_roles_with_the_permission(org, client_for, username, status):
     assert client_for(username).get("/quality/").status_code == status
+
+
+def test_the_cached_resident_id_check_agrees_with_stdnum():
+    import random
+
+    from stdnum.cn import ric
+
+    from customers.demo import REGIONS, resident_id
+    from customers.quality import resident_id_valid
+
+    rng = random.Random(8)  # noqa: S311
+    regions = [code for pool in REGIONS.values() for code, _since in pool] + ["999999", "110000", "000000"]
+    numbers = []
+    for _ in range(2000):
+        born = datetime.date(1930, 1, 1) + datetime.timedelta(days=rng.randrange(30_000))
+        number = resident_id(rng.choice(regions), born, rng.randrange(1000))
+        wrong = "0" if number[-1] == "X" else "X" if number[-1] == "9" else str(int(number[-1]) + 1)
+        numbers += [number, number[:-1] + wrong,  # wrong check digit
+                    number[:10] + "1332" + number[14:]]  # impossible date
+    assert [resident_id_valid(n) for n in numbers] == [ric.is_valid(n) for n in numbers]
+    assert any(ric.is_valid(n) for n in numbers)
+    assert not all(ric.is_valid(n) for n in numbers)
