@@ -52,7 +52,12 @@ def run() -> int:
     children: list[subprocess.Popen] = []
     try:
         _manage("migrate", "--noinput")
-        _manage("seed_demo", "--customers", os.environ.get("DEMO_CUSTOMERS", "2000"))
+        _manage("seed_demo", "--customers", os.environ.get("DEMO_CUSTOMERS", "2000"), "--duplicates", "2%")
+        # The nightly data-quality jobs once now, so the issue and duplicate queues and the dashboard have
+        # something to show on a first start (both are idempotent: a restart changes nothing).
+        for job in ("cleansing", "dedup"):
+            subprocess.run([PYTHON, "manage.py", "run_job", job], check=True, cwd=devservers.ROOT,  # noqa: S603
+                           stdout=subprocess.DEVNULL)
         common = {"cwd": devservers.ROOT}
         children.append(subprocess.Popen(  # noqa: S603
             [PYTHON, "-m", "celery", "-A", "crm_site", "worker", "--loglevel", "INFO", "--concurrency", "2"],
