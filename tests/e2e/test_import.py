@@ -157,5 +157,5 @@ def test_ops1_fixes_a_file_with_an_error_commits_it_and_sees_the_customers(page,
                                        branch=org["ops1"].branch, original_name="核心系统客户.csv",
                                        status=ImportJob.Status.VALIDATING, rows_total=200_000, rows_done=60_000)
     page.goto(f"{live_server.url}{running.get_absolute_url()}")
-    expect(page.get_by_test_id("import-rows-done")).to_contain_text("60000")
+    expect(page.get_by_test_id("import-rows-done")).to_contain_text("60,000")
     _shot(page, "import-progress-en")

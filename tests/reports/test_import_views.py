@@ -221,13 +221,23 @@ def test_progress_polls_while_checking_and_stops_once_validated(client_for, org)
     assert "<html" not in partial
     assert 'hx-trigger="every 1s"' in partial
     assert '<progress class="w-100 crm-import-progress" max="1000" value="250"' in partial
-    assert "250 of 1000 rows" in partial
+    assert "250 of 1,000 rows" in partial
     assert "style=" not in partial  # CSP: no inline styles
 
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.VALIDATED, rows_done=1000, count_new=1000)
     partial = client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
     assert "hx-trigger" not in partial
-    assert 'data-testid="count-new">1000<' in partial
+    assert 'data-testid="count-new">1,000<' in partial
+
+
+def test_the_polled_panel_costs_a_fixed_number_of_queries(client_for, org, django_assert_max_num_queries):
+    job = ImportJob.objects.create(kind="customers", mode="create", created_by=org["ops1"],
+                                   branch=org["ops1"].branch, original_name="big.csv",
+                                   status=ImportJob.Status.VALIDATING, rows_total=1000, rows_done=250)
+    client = client_for("ops1")
+    # Every open import page asks for this once a second while the file is checked.
+    with django_assert_max_num_queries(7):
+        client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true")
 
 
 def test_preview_shows_counts_encoding_first_errors_and_refuses_commit_all(client_for, validated):
