@@ -8,6 +8,7 @@ import io
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
@@ -207,6 +208,41 @@ def test_a_file_that_is_not_csv_or_xlsx_is_rejected_with_its_message_on_the_page
     assert job.file_error in page.replace("&#x27;", "'").replace("&quot;", '"')
     assert "Nothing was written." in page
     assert 'data-testid="commit-all"' not in page
+
+
+def test_an_xlsx_upload_is_checked_and_offers_no_encoding_choice(client_for):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in _rows():
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    client = client_for("ops1")
+    client.post(reverse("imports:import-new"), {
+        "kind": "customers", "mode": "create",
+        "upload": SimpleUploadedFile("客户.xlsx", buffer.getvalue(),
+                                     content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")})
+    job = ImportJob.objects.get()
+    pipeline.validate(job.pk)
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert 'data-testid="count-new">2<' in page
+    assert 'data-testid="count-invalid">1<' in page
+    assert reverse("imports:import-rerun", args=[job.pk]) not in page
+
+
+def test_a_file_past_the_size_limit_is_refused_before_it_is_stored(client_for, settings):
+    settings.IMPORT_MAX_FILE_BYTES = 100
+    client = client_for("ops1")
+    response = client.post(reverse("imports:import-new"), {
+        "kind": "customers", "mode": "create", "upload": upload(csv_bytes(_rows(broken=False)))}, follow=True)
+    job = ImportJob.objects.get()
+    page = response.content.decode()
+    assert job.status == ImportJob.Status.REJECTED
+    assert not job.file
+    assert "can be imported at once. Split it." in page
+    assert "data-polling" not in page
 
 
 # ------------------------------------------------------------------------------------------------
