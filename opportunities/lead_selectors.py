@@ -140,10 +140,20 @@ def referral_report(*, user: Any, date_from=None, date_to=None) -> list[dict]:
 
 
 def customer_leads_panel(request, customer) -> dict:
-    """The 360° panel: the customer's leads and referrals the user may see (two queries)."""
+    """The 360° panel: the customer's leads (with their referrals), or for staff who do not work leads the
+    customer's referrals — one query either way."""
+    # On the full 360° page the panel loads itself afterwards (htmx), so the page's pinned query count does
+    # not grow with it; its own URL (customers:customer-panel) renders the rows.
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.view_name == "customers:customer-detail":
+        return {"lazy": True}
     user = request.user
-    leads = list(lead_queryset(user=user).filter(customer=customer).select_related("assigned_to")
-                 .order_by("-id")[:10]) if user.has_perm("opportunities.view_lead") else []
+    if user.has_perm("opportunities.view_lead"):
+        leads = list(lead_queryset(user=user).filter(customer=customer)
+                     .select_related("assigned_to", "referral__referrer").order_by("-id")[:10])
+        return {"lazy": False, "leads": leads, "referrals": []}
+    if not user.has_perm("opportunities.view_referral"):
+        return {"lazy": False, "leads": [], "referrals": []}
     referrals = list(scoping.visible(user, Referral.objects.filter(customer=customer))
-                     .select_related("referrer", "lead").order_by("-id")[:10])
-    return {"leads": leads, "referrals": referrals}
+                     .select_related("referrer").order_by("-id")[:10])
+    return {"lazy": False, "leads": [], "referrals": referrals}

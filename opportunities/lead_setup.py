@@ -25,4 +25,4 @@ def ready() -> None:
             customer_services.MERGE_CHILDREN.append((label, "customer"))
 
     register_panel(Panel("leads", _("Leads and referrals"), "opportunities/leads/panels/_leads.html",
-                         customer_leads_panel, order=45, permission="opportunities.view_referral"))
+                         customer_leads_panel, order=45))
