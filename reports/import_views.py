@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm_site.exports import csv_response
@@ -83,6 +84,9 @@ def _column_guide(kinds: list[tuple[str, str]]) -> list[dict]:
     return guide
 
 
+ENCODING_LABELS = {"utf-8": "UTF-8", "utf-8-sig": _lazy("UTF-8 with BOM"), "gb18030": "GB18030"}
+
+
 def _with_seconds(job: ImportJob) -> ImportJob:
     duration = job.duration
     job.duration_seconds = duration.total_seconds() if duration is not None else None
@@ -94,6 +98,8 @@ def _detail_context(request, job: ImportJob, **extra) -> dict:
     return {
         "job": _with_seconds(job),
         "polling": job.is_running,
+        "encoding_used": ENCODING_LABELS.get(job.encoding_used, job.encoding_used),
+        "encoding_detected": ENCODING_LABELS.get(job.encoding_detected, job.encoding_detected),
         "valid_rows": job.count_new + job.count_changed + job.count_unchanged,
         "writable_rows": job.count_new + job.count_changed,
         "revert_until": revert_until,

@@ -102,7 +102,7 @@ def test_ops1_fixes_a_file_with_an_error_commits_it_and_sees_the_customers(page,
     expect(progress).to_have_count(0)
     expect(page.get_by_test_id("count-new")).to_have_text("2")
     expect(page.get_by_test_id("count-invalid")).to_have_text("1")
-    expect(page.get_by_test_id("encoding-used")).to_have_text("gb18030")
+    expect(page.get_by_test_id("encoding-used")).to_have_text("GB18030")
     errors = page.get_by_test_id("import-errors")
     expect(errors).to_contain_text("4")
     expect(errors).to_contain_text(re.compile("证件号码|ID number"))

@@ -280,7 +280,8 @@ def test_preview_shows_counts_encoding_first_errors_and_refuses_commit_all(clien
     page = client_for("ops1").get(validated.get_absolute_url()).content.decode()
     assert 'data-testid="count-new">2<' in page
     assert 'data-testid="count-invalid">1<' in page
-    assert 'data-testid="encoding-used">utf-8<' in page
+    assert 'data-testid="encoding-used">UTF-8<' in page
+    assert "(detected automatically)" in page
     assert reverse("imports:import-rerun", args=[validated.pk]) in page
     errors = page.split('data-testid="import-errors"')[1].split("</table>")[0]
     assert "<td>4</td>" in errors  # the file's 4th line: header + 3 rows
@@ -366,7 +367,10 @@ def test_rereading_with_another_encoding_starts_a_new_check_of_the_same_file(cli
     pipeline.validate(rerun.pk)
     rerun.refresh_from_db()
     assert (rerun.status, rerun.count_new, rerun.encoding_used) == (ImportJob.Status.VALIDATED, 3, "gb18030")
-    assert f'data-testid="import-rerun-of">#{job.pk}<' in client.get(rerun.get_absolute_url()).content.decode()
+    page = client.get(rerun.get_absolute_url()).content.decode()
+    assert f'data-testid="import-rerun-of">#{job.pk}<' in page
+    assert 'data-testid="encoding-used">GB18030<' in page
+    assert "(chosen by the operator)" in page
 
 
 def test_revert_needs_confirmation_then_removes_the_created_customers(client_for, org):
