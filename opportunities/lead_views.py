@@ -51,10 +51,9 @@ def _branches_for_new_lead(user):
 @login_required
 @permission_required("opportunities.view_lead", raise_exception=True)
 def lead_list(request):
-    form = LeadFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {"status": "open"}
-    if not request.GET:
-        filters = {"status": "open"}
+    # Without a query the list shows the open leads, and the filter says so.
+    form = LeadFilterForm(request.GET) if request.GET else LeadFilterForm(initial={"status": "open"})
+    filters = form.cleaned_data if form.is_bound and form.is_valid() else {"status": "open"}
     leads, next_cursor = selectors.lead_list(user=request.user, filters=filters, cursor=request.GET.get("cursor"))
     query = request.GET.copy()
     query.pop("cursor", None)

@@ -265,3 +265,18 @@ def test_the_lead_page_has_a_fixed_query_count(org, client_for, django_assert_ma
 
     assert response.status_code == 200
     assert response.content.decode().count("<tr><td>") == 4
+
+
+def test_the_list_opens_on_open_leads_and_all_shows_closed_ones_too(org, client_for):
+    kept = _lead(org, actor="rm1")
+    closed = _lead(org, actor="rm1", phone=OTHER_PHONE, name="褚楠")
+    services.lead_disqualify(lead=closed, actor=org["rm1"], reason="not_interested")
+    client = client_for("rm1")
+
+    default = client.get(reverse("leads:lead-list")).content.decode()
+    everything = client.get(reverse("leads:lead-list"), {"status": ""}).content.decode()
+
+    assert kept.get_absolute_url() in default
+    assert closed.get_absolute_url() not in default
+    assert '<option value="open" selected>' in default
+    assert closed.get_absolute_url() in everything
