@@ -159,3 +159,35 @@ def test_ops1_fixes_a_file_with_an_error_commits_it_and_sees_the_customers(page,
     page.goto(f"{live_server.url}{running.get_absolute_url()}")
     expect(page.get_by_test_id("import-rows-done")).to_contain_text("60,000")
     _shot(page, "import-progress-en")
+
+
+@pytest.fixture
+def checking(org):
+    """A large import half-way through its check (no worker: it stays so while the page polls)."""
+    return ImportJob.objects.create(kind="customers", mode="upsert", created_by=org["ops1"],
+                                    branch=org["ops1"].branch, original_name="核心系统客户.csv",
+                                    status=ImportJob.Status.VALIDATING, rows_total=200_000, rows_done=60_000)
+
+
+def test_a_poll_that_fails_says_so_once_and_stops_polling(page, live_server, sign_in, checking):
+    sign_in("ops1")
+    page.goto(f"{live_server.url}{checking.get_absolute_url()}")
+    panel = page.locator("#import-status")
+    expect(panel).to_have_attribute("data-polling", "true")
+    ImportJob.objects.filter(pk=checking.pk).update(rows_done=120_000)
+    expect(page.get_by_test_id("import-rows-done")).to_contain_text("120,000")
+
+    checking.delete()  # the next poll answers 404
+    expect(panel.locator(".alert-danger")).to_have_count(1)
+    expect(panel).not_to_have_attribute("data-polling", "true")
+    page.wait_for_timeout(2500)
+    expect(page.locator(".alert-danger")).to_have_count(1)
+
+
+def test_a_session_that_ends_while_polling_shows_the_sign_in_page(page, live_server, sign_in, checking):
+    sign_in("ops1")
+    page.goto(f"{live_server.url}{checking.get_absolute_url()}")
+    expect(page.locator("#import-status")).to_have_attribute("data-polling", "true")
+    page.context.clear_cookies()
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    expect(page.locator("#import-status")).to_have_count(0)
