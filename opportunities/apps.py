@@ -24,7 +24,7 @@ class OpportunitiesConfig(AppConfig):
                              opportunities_panel, order=50, permission="opportunities.view_opportunity"))
         register_panel(Panel("recommendations", _("Recommended next products"),
                              "opportunities/panels/_recommendations.html", recommendations_panel, order=55,
-                             permission="opportunities.add_opportunity"))
+                             permission="opportunities.view_opportunity"))
         register_widget(Widget(key="pipeline", title=_("My pipeline"), template="opportunities/widgets/_pipeline.html",
                                context=pipeline_widget, order=60, permission="opportunities.view_opportunity"))
 

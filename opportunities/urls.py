@@ -10,6 +10,7 @@ urlpatterns = [
     path("board/", views.board_home, name="board-home"),
     path("board/<int:pipeline_id>/", views.board, name="board"),
     path("funnel/", views.funnel, name="funnel"),
+    path("widgets/pipeline/", views.pipeline_widget, name="pipeline-widget"),
     path("<int:pk>/", views.opportunity_detail, name="opportunity-detail"),
     path("<int:pk>/edit/", views.opportunity_edit, name="opportunity-edit"),
     path("<int:pk>/advance/", views.opportunity_advance, name="opportunity-advance"),

@@ -297,6 +297,15 @@ def recommendation_accept(request, customer_id: int):
     return redirect(opportunity or customer)
 
 
+@require_GET
+@login_required
+@permission_required("opportunities.view_opportunity", raise_exception=True)
+def pipeline_widget(request):
+    """The figures of the workbench's "my pipeline" widget (it loads them after the workbench)."""
+    return render(request, "opportunities/widgets/_pipeline.html",
+                  {"data": {"lazy": False, "pipeline": selectors.my_pipeline(user=request.user)}})
+
+
 # --- funnel and performance ------------------------------------------------------------------------------
 
 @require_GET

@@ -204,7 +204,9 @@ for _role in (Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER):
                                 "opportunities.change_opportunity", "opportunities.view_pipeline"]
 ROLE_PERMISSIONS[Role.BRANCH_MANAGER] += ["opportunities.approve_suitability_override",
                                           "opportunities.view_funnel"]
-ROLE_PERMISSIONS[Role.COMPLIANCE_AUDITOR] += ["opportunities.view_opportunity", "opportunities.view_pipeline"]
+# Risk officers and auditors read opportunities and their suitability overrides (never change them).
+for _role in (Role.COMPLIANCE_AUDITOR, Role.RISK_OFFICER):
+    ROLE_PERMISSIONS[_role] += ["opportunities.view_opportunity", "opportunities.view_pipeline"]
 ROLE_PERMISSIONS[Role.ADMINISTRATOR] += [
     "opportunities.view_pipeline", "opportunities.add_pipeline", "opportunities.change_pipeline",
     "opportunities.view_stage", "opportunities.add_stage", "opportunities.change_stage",

@@ -101,7 +101,10 @@ def test_the_workbench_shows_my_pipeline_per_stage(book):
     org = book["org"]
     open_opportunity(org, book["wang"], book["wealth_r2"], amount="200000")
     open_opportunity(org, book["li"], book["td"], amount="100000")
-    page = client_as(org, "rm1").get("/workbench/").content.decode()
+    client = client_as(org, "rm1")
+    page = client.get("/workbench/").content.decode()
     assert 'data-testid="widget-pipeline"' in page
+    assert 'hx-get="/opportunities/widgets/pipeline/"' in page
+    page = client.get("/opportunities/widgets/pipeline/", **HTMX).content.decode()
     assert "2 open opportunities" in page
     assert "weighted ¥30,000" in page
