@@ -252,11 +252,31 @@ def _assign(lead: Lead, *, to_user: Any, actor: Any, rule: AssignmentRule | None
         lead.status = Lead.Status.ASSIGNED
     lead.save(update_fields=["assigned_to", "assigned_at", "first_contact_due_at", "overdue_warned_at", "status",
                              "updated_at"])
+    recipient = User.objects.get(pk=to_id)
+    if lead.customer_id is not None:
+        _share_customer(lead, recipient=recipient, actor=actor)
     if actor is None or to_id != actor.pk:
-        recipient = User.objects.get(pk=to_id)
         notify(recipient=recipient, kind=Notification.Kind.TASK_ASSIGNED,
                subject=_("New lead: %(lead)s") % {"lead": lead}, url=lead.get_absolute_url())
     return record
+
+
+def _share_customer(lead: Lead, *, recipient: Any, actor: Any) -> None:
+    """The assignee of a lead linked to a customer they cannot see (a specialist given a referral of another
+    RM's customer) gets a view grant on that customer, recorded in the audit trail: without it they could
+    neither open the customer nor convert the lead."""
+    from guardian.shortcuts import assign_perm
+
+    from org.audit import audit_record
+    from org.models import AuditEntry
+
+    customer = lead.customer
+    if scoping.can_see(recipient, customer):
+        return
+    assign_perm("customers.view_customer", recipient, customer)
+    audit_record(action=AuditEntry.Action.PERMISSION_CHANGE, actor=actor, obj=customer,
+                 username="lead_assignment" if actor is None else "",
+                 detail={"granted_to": recipient.username, "permission": "view_customer", "lead": lead.pk})
 
 
 @transaction.atomic

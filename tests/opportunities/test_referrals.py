@@ -168,3 +168,21 @@ def test_a_manager_names_and_removes_a_specialist_on_the_rules_page(scene, clien
     refused = client_for("rm1").post(reverse("leads:rule-list"), {"user": org["rm1"].pk, "area": "loans", "on": "1"})
     assert refused.status_code == 403
     assert not ProductSpecialist.objects.filter(user=org["rm1"], area="loans").exists()
+
+
+def test_the_specialist_given_another_rms_customer_can_open_it_and_convert_the_lead(scene):
+    org, specialist = scene["org"], scene["wealth1"]
+    from org import scoping
+    from org.models import AuditEntry
+
+    assert not scoping.can_see(specialist, scene["customer"])
+    referral = services.referral_create(customer=scene["customer"], actor=org["service1"], area="wealth",
+                                        note="理财", specialist=specialist)
+
+    specialist = type(specialist).objects.get(pk=specialist.pk)  # a fresh reach
+    assert scoping.can_see(specialist, scene["customer"])
+    grant = AuditEntry.objects.get(action="permission_change", object_type="customers.customer",
+                                   detail__granted_to="wealth1")
+    assert grant.detail["lead"] == referral.lead.pk
+    lead = _work_to_conversion(referral.lead, specialist, scene["product"])
+    assert Opportunity.objects.get(lead=lead).owner == specialist
