@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from customers.demo import MAX_CUSTOMERS, seed_customers
 from interactions.demo import seed_workbench
+from opportunities.demo import seed_opportunities
 from org.audit import audit_context
 from org.demo import USERS, seed_organisation
 
@@ -46,6 +47,7 @@ class Command(BaseCommand):
             result = seed_customers(count=customers, users=users, seed=seed,
                                     transactions_per_customer=transactions_per_customer, log=log)
             seed_workbench(users=users)
+            seed_opportunities(users=users)
             from opportunities.lead_demo import seed_leads
 
             seed_leads(users=users)
