@@ -107,3 +107,29 @@ def blind_index(kind: str, normalised: str) -> str:
         return ""
     key = _blind_key(settings.BLIND_INDEX_KEY)
     return hmac.new(key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def bulk_sealer() -> tuple:
+    """(encrypt, blind_index) bound to the current keys, for bulk paths that seal millions of values.
+
+    Same output as encrypt()/blind_index(); the key ring, the AEAD object and the HMAC key are looked up
+    once instead of per value (settings access and ring parsing were a third of the cost of a call).
+    """
+    kid = primary_key_id()
+    aead = _aead(kid, settings.FIELD_ENCRYPTION_KEYS)
+    prefix, associated = f"{kid}:", kid.encode()
+    key = _blind_key(settings.BLIND_INDEX_KEY)
+    urandom, b64, new_hmac, sha256 = os.urandom, base64.b64encode, hmac.new, hashlib.sha256
+
+    def seal(plaintext: str) -> str:
+        if not plaintext:
+            return ""
+        nonce = urandom(NONCE_BYTES)
+        return prefix + b64(nonce + aead.encrypt(nonce, plaintext.encode(), associated)).decode()
+
+    def index(kind: str, normalised: str) -> str:
+        if not normalised:
+            return ""
+        return new_hmac(key, f"{kind}:{normalised}".encode(), sha256).hexdigest()[:32]
+
+    return seal, index

@@ -421,3 +421,18 @@ def test_retention_deletes_old_files_and_working_tables(org):
         assert cursor.fetchone()[0] is None
     with pytest.raises(ValidationError, match="deleted with its file"):
         imports.import_revert(job=job, actor=org["ops1"])
+
+
+def test_the_bulk_sealer_seals_as_pii_seal_does(settings):
+    from customers import pii
+    from customers.resources import BLIND_KINDS, MASKS
+
+    encrypt, index = crypto.bulk_sealer()
+    for field, value in (("id_number", ID_X), ("phone", "+8613812345678"), ("email", "a@b.cn"),
+                         ("address", "北京市海淀区学院路1号")):
+        expected = pii.seal(field, value)
+        sealed = encrypt(value)
+        assert crypto.decrypt(sealed) == value
+        assert crypto.key_id_of(sealed) == crypto.key_id_of(expected.enc)
+        assert (index(BLIND_KINDS[field], value) if field in BLIND_KINDS else "") == expected.bidx
+        assert MASKS[field](value) == expected.masked
