@@ -136,8 +136,15 @@ def test_ops1_fixes_a_file_with_an_error_commits_it_and_sees_the_customers(page,
         expect(table).to_contain_text(number)
     assert Customer.objects.filter(customer_no__startswith="C7").count() == 3
 
+    not_a_table = media / "照片.png"
+    not_a_table.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    _upload(page, live_server, not_a_table)
+    expect(page.get_by_test_id("import-file-error")).to_be_visible(timeout=60_000)
+    rejected = ImportJob.objects.get(original_name="照片.png")
+    _shot(page, "import-rejected-zh")
+
     page.goto(f"{live_server.url}/imports/")
-    expect(page.get_by_test_id("import-row")).to_have_count(2)
+    expect(page.get_by_test_id("import-row")).to_have_count(3)
     _shot(page, "import-list-zh")
 
     # The same pages in English.
@@ -153,6 +160,9 @@ def test_ops1_fixes_a_file_with_an_error_commits_it_and_sees_the_customers(page,
     page.goto(f"{live_server.url}{fixed_job.get_absolute_url()}")
     expect(page.get_by_test_id("import-result")).to_be_visible()
     _shot(page, "import-committed-en")
+    page.goto(f"{live_server.url}{rejected.get_absolute_url()}")
+    expect(page.get_by_test_id("import-file-error")).to_be_visible()
+    _shot(page, "import-rejected-en")
     running = ImportJob.objects.create(kind="customers", mode="upsert", created_by=org["ops1"],
                                        branch=org["ops1"].branch, original_name="核心系统客户.csv",
                                        status=ImportJob.Status.VALIDATING, rows_total=200_000, rows_done=60_000)

@@ -208,6 +208,7 @@ def test_a_file_that_is_not_csv_or_xlsx_is_rejected_with_its_message_on_the_page
     assert job.file_error in page.replace("&#x27;", "'").replace("&quot;", '"')
     assert "Nothing was written." in page
     assert 'data-testid="commit-all"' not in page
+    assert reverse("imports:import-rerun", args=[job.pk]) not in page  # not a text file: no encoding to choose
 
 
 def test_an_xlsx_upload_is_checked_and_offers_no_encoding_choice(client_for):
