@@ -318,7 +318,9 @@ def test_committing_valid_rows_only_is_recorded_and_the_result_shows_the_counts(
     validated.refresh_from_db()
     assert (validated.status, validated.accept_partial, validated.committed_by) == (
         ImportJob.Status.COMMITTING, True, org["ops1"])
-    assert 'hx-trigger="every 1s"' in client.get(validated.get_absolute_url()).content.decode()
+    committing = client.get(validated.get_absolute_url()).content.decode()
+    assert 'hx-trigger="every 1s"' in committing
+    assert "Writing 2 rows in one transaction: all of them or none." in committing
 
     pipeline.commit(validated.pk)  # what the worker does with the queued message
 
