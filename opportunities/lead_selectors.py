@@ -157,3 +157,13 @@ def customer_leads_panel(request, customer) -> dict:
     referrals = list(scoping.visible(user, Referral.objects.filter(customer=customer))
                      .select_related("referrer").order_by("-id")[:10])
     return {"lazy": False, "leads": [], "referrals": referrals}
+
+
+def my_leads(*, user: Any, size: int = 8) -> dict:
+    """The workbench's "my leads": the user's open leads, first contacts due first (one query)."""
+    rows = list(Lead.objects.filter(assigned_to=user.pk, status__in=Lead.WORKING_STATUSES)
+                .select_related("branch").order_by("first_contacted_at", "first_contact_due_at", "-id")[:50])
+    now = timezone.now()
+    return {"leads": rows[:size], "count": len(rows), "more": len(rows) > size,
+            "overdue": sum(1 for lead in rows if lead.first_contacted_at is None and lead.first_contact_due_at
+                           and lead.first_contact_due_at < now)}

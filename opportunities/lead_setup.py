@@ -6,6 +6,7 @@ def ready() -> None:
 
     from customers import services as customer_services
     from customers.panels import Panel, register_panel
+    from interactions.widgets import Widget, register_widget
     from org import scoping
 
     # Register the admin pages, the assignment job and the leads import resource.
@@ -24,5 +25,8 @@ def ready() -> None:
         if (label, "customer") not in customer_services.MERGE_CHILDREN:
             customer_services.MERGE_CHILDREN.append((label, "customer"))
 
+    # The workbench renders within its query budget: the widget arrives empty and loads itself (one query).
+    register_widget(Widget(key="leads", title=_("My leads"), template="opportunities/leads/widgets/_my_leads.html",
+                           context=lambda data: {"lazy": True}, order=58, permission="opportunities.view_lead"))
     register_panel(Panel("leads", _("Leads and referrals"), "opportunities/leads/panels/_leads.html",
                          customer_leads_panel, order=45))

@@ -7,6 +7,7 @@ app_name = "leads"
 urlpatterns = [
     path("", views.lead_list, name="lead-list"),
     path("new/", views.lead_create, name="lead-create"),
+    path("widget/", views.leads_widget, name="leads-widget"),
     path("<int:pk>/", views.lead_detail, name="lead-detail"),
     path("<int:pk>/assign/", views.lead_assign, name="lead-assign"),
     path("<int:pk>/contacted/", views.lead_contacted, name="lead-contacted"),

@@ -286,3 +286,12 @@ def lead_reveal(request, pk: int, field: str):
     except PermissionDenied:
         return render(request, "customers/partials/revealed.html", {"denied": True, "field": field}, status=403)
     return render(request, "customers/partials/revealed.html", {"value": value, "field": field})
+
+
+@require_GET
+@login_required
+@permission_required("opportunities.view_lead", raise_exception=True)
+def leads_widget(request):
+    """The figures of the workbench's "my leads" widget (it loads them after the workbench)."""
+    return render(request, "opportunities/leads/widgets/_my_leads.html",
+                  {"data": {"lazy": False, **selectors.my_leads(user=request.user)}})

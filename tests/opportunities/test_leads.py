@@ -280,3 +280,24 @@ def test_the_list_opens_on_open_leads_and_all_shows_closed_ones_too(org, client_
     assert closed.get_absolute_url() not in default
     assert '<option value="open" selected>' in default
     assert closed.get_absolute_url() in everything
+
+
+def test_the_workbench_widget_lists_my_open_leads_and_counts_missed_first_contacts(org, client_for,
+                                                                               django_assert_max_num_queries):
+    import datetime as _dt
+
+    from django.utils import timezone
+
+    first = _lead(org, actor="rm1")
+    _lead(org, actor="rm1", phone=OTHER_PHONE, name="周杰")
+    Lead.objects.filter(pk=first.pk).update(first_contact_due_at=timezone.now() - _dt.timedelta(hours=1))
+    client = client_for("rm1")
+
+    workbench = client.get(reverse("workbench:home")).content.decode()
+    with django_assert_max_num_queries(6):
+        widget = client.get(reverse("leads:leads-widget")).content.decode()
+
+    assert reverse("leads:leads-widget") in workbench
+    assert "2 open leads" in widget
+    assert "1 first contact overdue" in widget
+    assert first.get_absolute_url() in widget
