@@ -135,14 +135,15 @@ def test_rm_gets_403_on_a_direct_commit_post_and_nothing_is_written(client_for, 
     assert not Customer.objects.filter(customer_no__startswith="C8").exists()
 
 
-def test_every_post_needs_the_csrf_token(org, validated):
+@pytest.mark.parametrize("route", [route for route, method in ROUTES if method == "post"])
+def test_every_post_needs_the_csrf_token(route, org, validated):
     client = Client(enforce_csrf_checks=True)
     client.force_login(org["ops1"])
-    response = client.post(reverse("imports:import-commit", args=[validated.pk]),
-                           {"accept_partial": "on", "confirm_partial": "on"})
+    url, body = _request(route, validated)
+    before = _state()
+    response = client.post(url, body)
     assert response.status_code == 403
-    validated.refresh_from_db()
-    assert validated.status == ImportJob.Status.VALIDATED
+    assert _state() == before
 
 
 def test_a_missing_import_is_404(client_for):
