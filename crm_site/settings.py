@@ -268,6 +268,8 @@ IMPORT_MAX_FILE_BYTES = env.int("IMPORT_MAX_FILE_BYTES", default=512 * 1024 * 10
 IMPORT_FILE_RETENTION_DAYS = env.int("IMPORT_FILE_RETENTION_DAYS", default=30)
 IMPORT_REVERT_WINDOW = timedelta(days=env.int("IMPORT_REVERT_WINDOW_DAYS", default=7))
 IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=20_000)
+# Processes that validate one CSV import side by side (each takes every n-th chunk); 1 = in the worker itself.
+IMPORT_VALIDATION_PROCESSES = env.int("IMPORT_VALIDATION_PROCESSES", default=2)
 
 # Messages to customers: the SMS gateway class (dotted path; the default records messages in the
 # database and sends nothing), and the site's address for links in notification e-mails.
