@@ -24,6 +24,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.db.models.functions import Length
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -206,23 +207,6 @@ def _pool(rule: AssignmentRule, lead: Lead) -> list[int]:
     return list(people.order_by("pk").values_list("pk", flat=True).distinct())
 
 
-def _choose(rule: AssignmentRule, lead: Lead) -> int | None:
-    """The person `rule` gives `lead` to, or None when its pool is empty or full."""
-    pool = _pool(rule, lead)
-    if not pool:
-        return None
-    counts = _open_counts(pool)
-    if rule.capacity is not None:
-        pool = [pk for pk in pool if counts[pk] < rule.capacity]
-        if not pool:
-            return None
-    if rule.strategy == AssignmentRule.Strategy.ROUND_ROBIN:
-        last = rule.last_assigned_id or 0
-        return next((pk for pk in pool if pk > last), pool[0])
-    # Least open leads (and specialists, who share the load the same way); ties go to the lower id.
-    return min(pool, key=lambda pk: (counts[pk], pk))
-
-
 def rules_for(lead: Lead):
     """The active rules that may take `lead`: its branch's first, then its parents', each in order."""
     path = lead.branch.path
@@ -295,19 +279,95 @@ def lead_assign(*, lead: Lead, to_user: Any, actor: Any, note: str = "") -> Lead
     return lead
 
 
-def lead_auto_assign(*, lead: Lead, now: dt.datetime | None = None) -> LeadAssignment | None:
-    """Apply the branch's rules to one locked, unassigned lead (the caller holds the transaction)."""
-    for rule in rules_for(lead):
-        # Serialise choices per rule: the round-robin pointer and the open counts stay exact.
-        rule = AssignmentRule.objects.select_for_update().select_related("branch").get(pk=rule.pk)
-        chosen = _choose(rule, lead)
-        if chosen is None:
-            continue
-        record = _assign(lead, to_user=chosen, actor=None, rule=rule, now=now)
-        if rule.strategy == AssignmentRule.Strategy.ROUND_ROBIN:
-            AssignmentRule.objects.filter(pk=rule.pk).update(last_assigned_id=chosen)
-        return record
-    return None
+class _ChunkPlanner:
+    """Assigns one claimed chunk of leads in memory, then writes it in a few statements.
+
+    Every rule the chunk may use is locked up front in id order (two sweeps never wait on each other in
+    opposite orders), its pool and open counts are read once, and each choice updates the counts and the
+    round-robin pointer in memory, so choices are exactly those one lead at a time would make."""
+
+    def __init__(self, leads: list[Lead], now: dt.datetime) -> None:
+        self.now = now
+        self.rules_by_lead: dict[int, list[AssignmentRule]] = {}
+        wanted: dict[tuple, list[AssignmentRule]] = {}
+        for lead in leads:
+            key = (lead.branch_id, lead.product_interest, lead.channel)
+            if key not in wanted:
+                wanted[key] = list(rules_for(lead))
+            self.rules_by_lead[lead.pk] = wanted[key]
+        rule_ids = sorted({rule.pk for rules in wanted.values() for rule in rules})
+        self.rules = {rule.pk: rule for rule in AssignmentRule.objects.select_for_update().select_related("branch")
+                      .filter(pk__in=rule_ids).order_by("pk")}
+        self.pools: dict[tuple[int, str], list[int]] = {}
+        self.counts: dict[int, int] = {}
+        self.pointer = {pk: rule.last_assigned_id for pk, rule in self.rules.items()}
+
+    def _pool(self, rule: AssignmentRule, lead: Lead) -> list[int]:
+        key = (rule.pk, lead.product_interest if rule.strategy == AssignmentRule.Strategy.SPECIALIST else "")
+        if key not in self.pools:
+            self.pools[key] = pool = _pool(rule, lead)
+            missing = [pk for pk in pool if pk not in self.counts]
+            if missing:
+                self.counts.update(_open_counts(missing))
+        return self.pools[key]
+
+    def choose(self, lead: Lead) -> tuple[AssignmentRule, int] | None:
+        for candidate in self.rules_by_lead[lead.pk]:
+            rule = self.rules.get(candidate.pk)
+            if rule is None:  # deactivated or deleted since rules_for() read it
+                continue
+            pool = self._pool(rule, lead)
+            if rule.capacity is not None:
+                pool = [pk for pk in pool if self.counts[pk] < rule.capacity]
+            if not pool:
+                continue
+            if rule.strategy == AssignmentRule.Strategy.ROUND_ROBIN:
+                last = self.pointer[rule.pk] or 0
+                chosen = next((pk for pk in pool if pk > last), pool[0])
+                self.pointer[rule.pk] = chosen
+            else:
+                chosen = min(pool, key=lambda pk: (self.counts[pk], pk))
+            self.counts[chosen] += 1
+            return rule, chosen
+        return None
+
+    def run(self, leads: list[Lead]) -> int:
+        from interactions.models import Notification
+        from interactions.services import notify
+
+        records, changed, per_person = [], [], {}
+        for lead in leads:
+            choice = self.choose(lead)
+            if choice is None:
+                continue
+            rule, chosen = choice
+            records.append(LeadAssignment(lead=lead, from_user=None, to_user_id=chosen, rule=rule,
+                                          assigned_by=None, assigned_at=self.now))
+            lead.assigned_to_id, lead.assigned_at, lead.status = chosen, self.now, Lead.Status.ASSIGNED
+            lead.first_contact_due_at = self.now + dt.timedelta(hours=rule.first_contact_hours)
+            lead.overdue_warned_at = None
+            lead.updated_at = self.now
+            changed.append(lead)
+            per_person.setdefault(chosen, []).append(lead)
+        if not changed:
+            return 0
+        LeadAssignment.objects.bulk_create(records)
+        Lead.objects.bulk_update(changed, ["assigned_to", "assigned_at", "status", "first_contact_due_at",
+                                           "overdue_warned_at", "updated_at"])
+        for pk, rule in self.rules.items():
+            if self.pointer[pk] != rule.last_assigned_id:
+                AssignmentRule.objects.filter(pk=pk).update(last_assigned_id=self.pointer[pk])
+        people = User.objects.in_bulk(list(per_person))
+        for user_id, mine in per_person.items():
+            # One notice per person and chunk: a lead by name, or how many arrived (an import brings many).
+            subject = (_("New lead: %(lead)s") % {"lead": mine[0]} if len(mine) == 1
+                       else _("%(n)d new leads") % {"n": len(mine)})
+            url = mine[0].get_absolute_url() if len(mine) == 1 else reverse("leads:lead-list") + "?who=me"
+            notify(recipient=people[user_id], kind=Notification.Kind.TASK_ASSIGNED, subject=subject, url=url)
+            for lead in mine:
+                if lead.customer_id is not None:
+                    _share_customer(lead, recipient=people[user_id], actor=None)
+        return len(changed)
 
 
 def leads_assign_pending(*, now: dt.datetime | None = None, chunk: int = ASSIGN_CHUNK, progress=None) -> int:
@@ -322,7 +382,7 @@ def leads_assign_pending(*, now: dt.datetime | None = None, chunk: int = ASSIGN_
             leads = list(Lead.objects.select_for_update(skip_locked=True, of=("self",)).select_related("branch")
                          .filter(status=Lead.Status.NEW, assigned_to__isnull=True, pk__gt=after)
                          .order_by("pk")[:chunk])
-            done = sum(1 for lead in leads if lead_auto_assign(lead=lead, now=now) is not None)
+            done = _ChunkPlanner(leads, now).run(leads) if leads else 0
         assigned += done
         if progress is not None and leads:
             progress.advance(len(leads), changed=done)
