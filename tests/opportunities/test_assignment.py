@@ -217,3 +217,13 @@ def test_a_manager_edits_rules_only_for_branches_they_manage(org):
                                                  "first_contact_hours": 8})
     assert list(AssignmentRule.objects.values_list("name", flat=True)) == ["海淀轮询"]
     assert list(rule.members.all()) == [org["rm1"]]
+
+
+def test_many_leads_for_one_person_in_one_run_make_one_notice(org):
+    _rule(strategy="round_robin", members=[org["rm3"]])
+    _new_leads(org, 5)
+
+    services.leads_assign_pending()
+
+    notices = list(Notification.objects.filter(recipient=org["rm3"]).values_list("subject", "url"))
+    assert notices == [("5 new leads", "/leads/?who=me")]

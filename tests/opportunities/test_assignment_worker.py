@@ -54,6 +54,41 @@ def test_concurrent_sweeps_assign_each_lead_once_and_round_robin_stays_fair(org)
     assert sorted(Counter(Lead.objects.values_list("assigned_to", flat=True)).values()) == [50, 50, 50]
 
 
+def test_concurrent_sweeps_over_several_rules_neither_deadlock_nor_double_assign(org):
+    from opportunities.models import ProductSpecialist
+
+    branch = Branch.objects.get(code="BJ01")
+    specialist = AssignmentRule.objects.create(branch=branch, name="专家", strategy="specialist", position=1,
+                                               product_interest="loans")
+    fallback = AssignmentRule.objects.create(branch=Branch.objects.get(code="BJ"), name="兜底", strategy="least_open",
+                                             position=1)
+    fallback.members.set([org["rm1"], org["rm2"]])
+    ProductSpecialist.objects.create(user=org["rm3"], area="loans")
+    Lead.objects.bulk_create(Lead(name=f"客户{i}", channel="import", product_interest="loans" if i % 2 else "wealth",
+                                  branch=branch, phone_bidx=f"bidx{i}", phone_masked="x") for i in range(120))
+    results, errors = [], []
+
+    def sweep():
+        try:
+            results.append(services.leads_assign_pending(chunk=5))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sum(results) == 120
+    assert LeadAssignment.objects.filter(rule=specialist).count() == 60
+    assert sorted(Counter(Lead.objects.filter(product_interest="wealth")
+                          .values_list("assigned_to__username", flat=True)).items()) == [("rm1", 30), ("rm2", 30)]
+
+
 @pytest.mark.worker
 def test_the_job_runs_on_a_real_worker_and_a_rerun_changes_nothing(org):
     rule = AssignmentRule.objects.create(branch=Branch.objects.get(code="BJ01"), name="最少", strategy="least_open")
