@@ -581,6 +581,13 @@ class TransactionFastImport(FastImport):
     def key_of(self, values: dict[str, Any]) -> Any:
         return (values["account"], values["occurred_at"], values["amount"], values["direction"])
 
+    def raw_key(self, raw: dict[str, str]) -> Any:
+        try:
+            return (raw["account"].strip(), parse_datetime(raw["occurred_at"]), parse_amount(raw["amount"]),
+                    parse_choice(raw["direction"], DIRECTIONS, required=True))
+        except ValueError:
+            return None  # the row fails validation anyway
+
     def clean_row(self, ctx: ImportContext, raw: dict[str, str]) -> dict[str, Any]:
         problems: list[tuple[str, str, str]] = []
         v: dict[str, Any] = {"account": self.text(raw, "account", problems, max_length=32, required=True)}

@@ -159,28 +159,73 @@ def _validate(job, stream) -> None:
         raise FileProblem(_("The file is empty: it holds no header and no rows.")) from None
     mapped = map_headers(resource, header, job.mode)
     job_model.objects.filter(pk=job.pk).update(columns=[list(pair) for pair in mapped])
-    ctx = ImportContext(actor=job.created_by, mode=job.mode, fields=[f for _t, f in mapped if f])
-    ctx.reach = scoping.reach_of(job.created_by)
-    resource.prepare(ctx)
+    plan = ChunkPlan(mapped, len(header))
     _create_stage(job, resource)
-    seen: dict[Any, int] = {}
-    counts = {"new": 0, "changed": 0, "unchanged": 0, "invalid": 0}
-    first_errors: list[dict] = []
-    chunk_size = settings.IMPORT_CHUNK_ROWS
-    positions = [(index, name) for index, (_t, name) in enumerate(mapped) if name]
-    width = len(header)
-    data_rows = 0
-    for chunk in _chunks(rows, chunk_size):
-        data_rows += len(chunk)
-        _validate_chunk(job, resource, ctx, chunk, positions, width, seen, counts, first_errors)
-    if not data_rows:
+    processes = settings.IMPORT_VALIDATION_PROCESSES
+    if (file_format == "csv" and processes > 1 and total and total >= 2 * settings.IMPORT_CHUNK_ROWS
+            and not connection.in_atomic_block):
+        rows.close()
+        from .shards import validate_sharded
+
+        tally = validate_sharded(job, resource, plan, stream, encoding=encoding, processes=processes)
+    else:
+        ctx = context_for(job, resource, plan)
+        seen: dict[Any, int] = {}
+
+        def duplicate_of(number: int, key: Any) -> int | None:
+            first = seen.setdefault(key, number)
+            return first if first != number else None
+
+        tally = Tally()
+        for chunk in _chunks(rows, settings.IMPORT_CHUNK_ROWS):
+            tally.add(validate_chunk(job, resource, ctx, plan, chunk, duplicate_of))
+    if not tally.rows:
         raise FileProblem(_("The file has a header but no rows."))
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {job.stage_table}")
     job_model.objects.filter(pk=job.pk).update(
-        status=job_model.Status.VALIDATED, validated_at=timezone.now(), rows_total=data_rows, rows_done=data_rows,
-        count_new=counts["new"], count_changed=counts["changed"], count_unchanged=counts["unchanged"],
-        count_invalid=counts["invalid"], first_errors=first_errors)
+        status=job_model.Status.VALIDATED, validated_at=timezone.now(), rows_total=tally.rows, rows_done=tally.rows,
+        count_new=tally.new, count_changed=tally.changed, count_unchanged=tally.unchanged,
+        count_invalid=tally.invalid, first_errors=tally.first_errors)
+
+
+class ChunkPlan:
+    """Where each mapped field sits in a row of the file."""
+
+    def __init__(self, mapped: list[tuple[str, str]], width: int) -> None:
+        self.fields = [name for _title, name in mapped if name]
+        self.positions = [(index, name) for index, (_title, name) in enumerate(mapped) if name]
+        self.width = width
+
+
+def context_for(job, resource: FastImport, plan: ChunkPlan) -> ImportContext:
+    ctx = ImportContext(actor=job.created_by, mode=job.mode, fields=plan.fields)
+    ctx.reach = scoping.reach_of(job.created_by)
+    resource.prepare(ctx)
+    return ctx
+
+
+class Tally:
+    """Counts of a validation (or of one chunk), and its first errors in file order."""
+
+    def __init__(self, **counts: Any) -> None:
+        self.rows = counts.get("rows", 0)
+        self.new = counts.get("new", 0)
+        self.changed = counts.get("changed", 0)
+        self.unchanged = counts.get("unchanged", 0)
+        self.invalid = counts.get("invalid", 0)
+        self.first_errors: list[dict] = counts.get("first_errors", [])
+
+    def add(self, other: Tally) -> None:
+        for name in ("rows", "new", "changed", "unchanged", "invalid"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if len(self.first_errors) < FIRST_ERRORS or other.first_errors:
+            merged = sorted(self.first_errors + other.first_errors, key=lambda error: error["row"])
+            self.first_errors = merged[:FIRST_ERRORS]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "new": self.new, "changed": self.changed, "unchanged": self.unchanged,
+                "invalid": self.invalid, "first_errors": self.first_errors}
 
 
 def _chunks(rows: Iterator, size: int) -> Iterator[list]:
@@ -205,25 +250,34 @@ def _create_stage(job, resource: FastImport) -> None:
             f"NULL::bigint AS _target_id, {columns} FROM {resource.target_table} WITH NO DATA")
 
 
-def _validate_chunk(job, resource, ctx, chunk, positions, width, seen, counts, first_errors) -> None:
+def raw_values(plan: ChunkPlan, cells: list[str]) -> dict[str, str]:
+    if len(cells) < plan.width:
+        cells = cells + [""] * (plan.width - len(cells))
+    return {name: cells[index] for index, name in plan.positions}
+
+
+def validate_chunk(job, resource: FastImport, ctx: ImportContext, plan: ChunkPlan, chunk: list,
+                   duplicate_of) -> Tally:
+    """Validate one chunk, COPY its new/changed rows into the staging table and its problems into the report.
+
+    `duplicate_of(row number, raw key)` names the earlier row with the same key (or None).
+    """
     cleaned: list[tuple[int, dict]] = []
     errors: list[tuple[int, str, str, str]] = []
+    counts = {"new": 0, "changed": 0, "unchanged": 0}
     for number, cells in chunk:
-        if len(cells) < width:
-            cells = cells + [""] * (width - len(cells))
-        raw = {name: cells[index] for index, name in positions}
+        raw = raw_values(plan, cells)
+        key = resource.raw_key(raw)
+        first = duplicate_of(number, key) if key is not None else None
+        if first is not None:
+            errors.append((number, resource.natural_key, raw.get(resource.natural_key, ""),
+                           _("The same key as row %(row)d: each key may appear once in a file.") % {"row": first}))
+            continue
         try:
             values = resource.clean_row(ctx, raw)
         except RowError as exc:
             errors.extend((number, name, value, message) for name, value, message in exc.problems)
             continue
-        key = resource.key_of(values)
-        first = seen.get(key)
-        if first is not None:
-            errors.append((number, resource.natural_key, raw.get(resource.natural_key, ""),
-                           _("The same key as row %(row)d: each key may appear once in a file.") % {"row": first}))
-            continue
-        seen[key] = number
         cleaned.append((number, values))
     with connection.cursor() as cursor:
         if cleaned:
@@ -267,6 +321,7 @@ def _validate_chunk(job, resource, ctx, chunk, positions, width, seen, counts, f
                 if action == NEW:
                     target_id = next(ids)
                 copy.write_row((number, action, target_id, *resource.stage_row(ctx, values, current)))
+        errors.sort(key=lambda error: error[0])
         if errors:
             with cursor.copy("COPY reports_importrowerror (job_id, row, \"column\", value, message) FROM STDIN") \
                     as copy:
@@ -274,15 +329,15 @@ def _validate_chunk(job, resource, ctx, chunk, positions, width, seen, counts, f
                     copy.write_row((job.pk, number, resource.column_title(name) if name else "",
                                     resource.mask(name, value), str(message)))
     invalid_rows = len({number for number, *_rest in errors})
-    counts["invalid"] += invalid_rows
-    for number, name, value, message in errors:
-        if len(first_errors) >= FIRST_ERRORS:
-            break
-        first_errors.append({"row": number, "column": resource.column_title(name) if name else "",
-                             "value": resource.mask(name, value), "message": str(message)})
+    first_errors = [{"row": number, "column": resource.column_title(name) if name else "",
+                     "value": resource.mask(name, value), "message": str(message)}
+                    for number, name, value, message in errors[:FIRST_ERRORS]]
+    # Increments, not totals: shards of one validation update the same job row.
     type(job).objects.filter(pk=job.pk).update(
-        rows_done=F("rows_done") + len(chunk), count_new=counts["new"], count_changed=counts["changed"],
-        count_unchanged=counts["unchanged"], count_invalid=counts["invalid"])
+        rows_done=F("rows_done") + len(chunk), count_new=F("count_new") + counts["new"],
+        count_changed=F("count_changed") + counts["changed"],
+        count_unchanged=F("count_unchanged") + counts["unchanged"], count_invalid=F("count_invalid") + invalid_rows)
+    return Tally(rows=len(chunk), invalid=invalid_rows, first_errors=first_errors, **counts)
 
 
 def _reserve_ids(cursor, table: str, count: int) -> list[int]:

@@ -129,6 +129,10 @@ class FastImport:
         """Per chunk: look up what rows refer to (customers of accounts …) in one query; problems per row."""
         return [[] for _row in rows]
 
+    def raw_key(self, raw: dict[str, str]) -> Any:
+        """The natural key as the file writes it, for duplicate detection before validation (None: no key)."""
+        return (raw.get(self.natural_key) or "").strip() or None
+
     def key_of(self, values: dict[str, Any]) -> Any:
         return values[self.natural_key]
 
