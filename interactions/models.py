@@ -10,7 +10,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 
 class Channel(models.TextChoices):
@@ -195,9 +195,10 @@ class Task(models.Model):
     """A piece of work with an owner and a due time: made by hand or from a contact's next step."""
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
-        DONE = "done", _("Done")
-        CANCELLED = "cancelled", _("Cancelled")
+        # Context: "Open", "Done" and "Cancelled" are also other objects' states, worded differently in Chinese.
+        OPEN = "open", pgettext_lazy("task status", "Open")
+        DONE = "done", pgettext_lazy("task status", "Done")
+        CANCELLED = "cancelled", pgettext_lazy("task status", "Cancelled")
 
     class Priority(models.TextChoices):
         LOW = "low", _("Low")
