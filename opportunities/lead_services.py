@@ -614,6 +614,12 @@ def referral_create(*, customer: Customer, actor: Any, area: str, note: str, spe
     _save_new(lead)
     if specialist is not None:
         _assign(lead, to_user=specialist, actor=actor, rule=None, note=_("Referred to this specialist."))
+    from interactions.models import TimelineEvent
+    from interactions.services import timeline_publish
+
+    timeline_publish(customer=customer, kind=TimelineEvent.Kind.OTHER, occurred_at=referral.created_at,
+                     title=_("Referred to a specialist of %(area)s") % {"area": referral.get_area_display()},
+                     url=lead.get_absolute_url(), actor=actor, source_key=f"referral:{referral.pk}")
     return referral
 
 

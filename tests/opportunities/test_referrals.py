@@ -186,3 +186,14 @@ def test_the_specialist_given_another_rms_customer_can_open_it_and_convert_the_l
     assert grant.detail["lead"] == referral.lead.pk
     lead = _work_to_conversion(referral.lead, specialist, scene["product"])
     assert Opportunity.objects.get(lead=lead).owner == specialist
+
+
+def test_a_referral_shows_on_the_customers_timeline(scene):
+    from interactions.models import TimelineEvent
+
+    referral = services.referral_create(customer=scene["customer"], actor=scene["org"]["service1"], area="loans",
+                                        note="房贷")
+
+    event = TimelineEvent.objects.get(customer=scene["customer"], source_key=f"referral:{referral.pk}")
+    assert (event.title, event.actor, event.url) == ("Referred to a specialist of Loans", scene["org"]["service1"],
+                                                     referral.lead.get_absolute_url())
