@@ -58,6 +58,15 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def _expect_panel(page, testid: str) -> None:
+    """Wait for the worker's outcome to show; on a timeout, say where the imports stand."""
+    try:
+        expect(page.get_by_test_id(testid)).to_be_visible(timeout=60_000)
+    except AssertionError as exc:
+        states = list(ImportJob.objects.order_by("pk").values_list("pk", "status", "file_error"))
+        raise AssertionError(f"{testid} did not appear; imports: {states}") from exc
+
+
 def _upload(page, live_server, path: Path) -> None:
     page.goto(f"{live_server.url}/imports/new/")
     form = page.get_by_test_id("import-form")
@@ -98,7 +107,7 @@ def test_ops1_fixes_a_file_with_an_error_commits_it_and_sees_the_customers(page,
 
     worker_later()
     # The page polls by itself: the progress bar gives way to the preview without a reload.
-    expect(page.get_by_test_id("import-preview")).to_be_visible(timeout=60_000)
+    _expect_panel(page, "import-preview")
     expect(progress).to_have_count(0)
     expect(page.get_by_test_id("count-new")).to_have_text("2")
     expect(page.get_by_test_id("count-invalid")).to_have_text("1")
@@ -116,14 +125,14 @@ def test_ops1_fixes_a_file_with_an_error_commits_it_and_sees_the_customers(page,
     assert b"\r\n4," in report
 
     _upload(page, live_server, fixed)
-    expect(page.get_by_test_id("import-preview")).to_be_visible(timeout=60_000)
+    _expect_panel(page, "import-preview")
     expect(page.get_by_test_id("count-new")).to_have_text("3")
     expect(page.get_by_test_id("count-invalid")).to_have_text("0")
     expect(page.get_by_test_id("import-errors")).to_have_count(0)
     _shot(page, "import-preview-clean-zh")
     page.get_by_test_id("commit-all").click()
 
-    expect(page.get_by_test_id("import-result")).to_be_visible(timeout=60_000)
+    _expect_panel(page, "import-result")
     expect(page.get_by_test_id("count-created")).to_have_text("3")
     expect(page.get_by_test_id("import-revert-form")).to_be_visible()
     _shot(page, "import-committed-zh")
@@ -139,7 +148,7 @@ def test_ops1_fixes_a_file_with_an_error_commits_it_and_sees_the_customers(page,
     not_a_table = media / "照片.png"
     not_a_table.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     _upload(page, live_server, not_a_table)
-    expect(page.get_by_test_id("import-file-error")).to_be_visible(timeout=60_000)
+    _expect_panel(page, "import-file-error")
     rejected = ImportJob.objects.get(original_name="照片.png")
     _shot(page, "import-rejected-zh")
 
@@ -163,6 +172,20 @@ def test_ops1_fixes_a_file_with_an_error_commits_it_and_sees_the_customers(page,
     page.goto(f"{live_server.url}{rejected.get_absolute_url()}")
     expect(page.get_by_test_id("import-file-error")).to_be_visible()
     _shot(page, "import-rejected-en")
+
+    # Revert, from the English page: the browser will not send it before the box is ticked.
+    page.goto(f"{live_server.url}{fixed_job.get_absolute_url()}")
+    page.get_by_test_id("import-revert").click()
+    confirm = page.get_by_test_id("import-revert-form").locator("input[name=confirm]")
+    expect(confirm).to_have_js_property("validity.valueMissing", True)
+    assert Customer.objects.filter(customer_no__startswith="C7").count() == 3
+    confirm.check()
+    page.get_by_test_id("import-revert").click()
+    expect(page.get_by_test_id("import-reverted-note")).to_be_visible()
+    expect(page.get_by_test_id("import-status")).to_have_text("Reverted")
+    assert not Customer.objects.filter(customer_no__startswith="C7").exists()
+    _shot(page, "import-reverted-en")
+
     running = ImportJob.objects.create(kind="customers", mode="upsert", created_by=org["ops1"],
                                        branch=org["ops1"].branch, original_name="核心系统客户.csv",
                                        status=ImportJob.Status.VALIDATING, rows_total=200_000, rows_done=60_000)
