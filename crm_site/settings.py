@@ -271,6 +271,11 @@ IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=20_000)
 # Processes that validate one CSV import side by side (each takes every n-th chunk); 1 = in the worker itself.
 IMPORT_VALIDATION_PROCESSES = env.int("IMPORT_VALIDATION_PROCESSES", default=2)
 
+# Job runs: finished ones are deleted after this many days by the nightly jobruns_purge job, failed
+# ones later (they are what someone investigates); each job's latest run is always kept.
+JOBRUN_RETENTION_DAYS = env.int("JOBRUN_RETENTION_DAYS", default=30)
+JOBRUN_FAILED_RETENTION_DAYS = env.int("JOBRUN_FAILED_RETENTION_DAYS", default=180)
+
 # Messages to customers: the SMS gateway class (dotted path; the default records messages in the
 # database and sends nothing), and the site's address for links in notification e-mails.
 SMS_GATEWAY = env.str("SMS_GATEWAY", default="interactions.gateways.DevelopmentSmsGateway")
