@@ -34,6 +34,7 @@ class LeadForm(forms.Form):
 
 
 class LeadFilterForm(forms.Form):
+    q = forms.CharField(label=_("name, phone or ID number"), max_length=100, required=False)
     status = forms.ChoiceField(label=_("status"), required=False, choices=[
         ("open", pgettext_lazy("lead filter", "Open")), ("", pgettext_lazy("lead filter", "All")),
         *Lead.Status.choices])

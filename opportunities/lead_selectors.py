@@ -41,7 +41,20 @@ def lead_list(*, user: Any, filters: dict[str, Any], cursor: str | None = None) 
     for field in ("channel", "product_interest"):
         if filters.get(field):
             qs = qs.filter(**{field: filters[field]})
+    query = (filters.get("q") or "").strip()
+    if query:
+        qs = qs.filter(search_condition(query))
     return keyset_page(qs, fields=LIST_ORDER, cursor=cursor, size=PAGE_SIZE)
+
+
+def search_condition(query: str) -> Q:
+    """A phone or ID number matches exactly through its blind index; anything else is the start of a name."""
+    from customers import pii
+
+    phone, id_number = pii.search_index("phone", query), pii.search_index("id", query)
+    if phone or id_number:
+        return Q(phone_bidx=phone) if phone else Q(id_number_bidx=id_number)
+    return Q(name__startswith=query)
 
 
 def names_shown_in_full(*, user: Any, leads: list[Lead]) -> set[int]:

@@ -301,3 +301,18 @@ def test_the_workbench_widget_lists_my_open_leads_and_counts_missed_first_contac
     assert "2 open leads" in widget
     assert "1 first contact overdue" in widget
     assert first.get_absolute_url() in widget
+
+
+def test_the_list_finds_a_lead_by_phone_id_number_or_the_start_of_its_name(org, client_for):
+    wanted = _lead(org, actor="rm1", id_type="resident_id", id_number=RESIDENT_ID)
+    other = _lead(org, actor="rm1", phone=OTHER_PHONE, name="周杰")
+    client = client_for("rm1")
+
+    def found(query):
+        page = client.get(reverse("leads:lead-list"), {"q": query, "status": ""}).content.decode()
+        return [lead.pk for lead in (wanted, other) if lead.get_absolute_url() in page]
+
+    assert found("138-1234-5678") == [wanted.pk]
+    assert found(RESIDENT_ID.lower()) == [wanted.pk]
+    assert found("周") == [other.pk]
+    assert found("13900000000") == []
