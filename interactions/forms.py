@@ -81,6 +81,15 @@ class InteractionLogForm(forms.ModelForm):
         return arguments
 
 
+class InteractionVoidForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for voiding"), max_length=300,
+                             help_text=_("For example: logged on the wrong customer."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _bootstrap(self)
+
+
 class InteractionCorrectForm(forms.ModelForm):
     reason = forms.CharField(label=_("Reason for the correction"), max_length=300)
 

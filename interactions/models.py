@@ -84,12 +84,20 @@ class Interaction(models.Model):
     version = models.PositiveIntegerField(_("version"), default=1, editable=False,
                                           help_text=_("1 for the note as first written; each correction adds one."))
     corrected_at = models.DateTimeField(_("corrected at"), null=True, blank=True, editable=False)
+    # A note logged on the wrong customer is voided, never deleted: it stays on the timeline, struck through.
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True, editable=False,
+                                     help_text=_("When the note was voided (logged on the wrong customer, say); "
+                                                 "a voided note stays on the timeline, struck through."))
+    voided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("voided by"), null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+", db_index=False, editable=False)
+    void_reason = models.CharField(_("reason for voiding"), max_length=300, blank=True, editable=False)
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("interaction")
         verbose_name_plural = _("interactions")
-        permissions = [("send_customer_message", _("Can send e-mail and SMS to customers"))]
+        permissions = [("send_customer_message", _("Can send e-mail and SMS to customers")),
+                       ("void_interaction", _("Can void a contact note someone else wrote"))]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(related_type="", related_id__isnull=True)

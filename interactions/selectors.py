@@ -46,7 +46,7 @@ def interaction_readable(user: Any, interaction: Interaction, customer: Customer
 def interaction_detail(*, user: Any, interaction_id: int) -> Interaction:
     """One interaction the user may see (404 otherwise), with its customer and author."""
     return scoping.access(
-        user, Interaction.objects.select_related("customer", "actor", "outbound_message"), interaction_id)
+        user, Interaction.objects.select_related("customer", "actor", "outbound_message", "voided_by"), interaction_id)
 
 
 def interaction_history(*, interaction: Interaction) -> list:

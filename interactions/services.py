@@ -121,6 +121,8 @@ def interaction_correct(*, interaction: Interaction, actor: Any, reason: str, va
         "customer"), interaction.pk)
     if interaction.actor_id != actor.pk:
         raise PermissionDenied(_("Only the author may correct a note."))
+    if interaction.voided_at is not None:
+        raise ValidationError(_("A voided note cannot be corrected."))
     if OutboundMessage.objects.filter(interaction=interaction).exists():
         raise ValidationError(_("A message sent to the customer is logged as sent and cannot be corrected."))
     reason = (reason or "").strip()
@@ -148,6 +150,36 @@ def interaction_correct(*, interaction: Interaction, actor: Any, reason: str, va
     interaction.save()
     if "occurred_at" in changed:
         TimelineEvent.objects.filter(interaction=interaction).update(occurred_at=interaction.occurred_at)
+    return interaction
+
+
+def interaction_may_void(actor: Any, interaction: Interaction) -> bool:
+    """The author (with the right to change notes), or a holder of `void_interaction` — branch managers,
+    whose reach is their branches, so only notes of customers in their branches reach them."""
+    if interaction.actor_id == actor.pk:
+        return actor.has_perm("interactions.change_interaction")
+    return actor.has_perm("interactions.void_interaction")
+
+
+@transaction.atomic
+def interaction_void(*, interaction: Interaction, actor: Any, reason: str) -> Interaction:
+    """Void a note logged by mistake (on the wrong customer, say): it stays, struck through on the
+    timeline, with who voided it, when and why. The row-audit trigger records the change."""
+    interaction = scoping.access(actor, Interaction.objects.select_for_update(of=("self",)).select_related(
+        "customer"), interaction.pk)
+    if not interaction_may_void(actor, interaction):
+        raise PermissionDenied(_("Only the author or a branch manager may void a note."))
+    if interaction.voided_at is not None:
+        raise ValidationError(_("This note is already voided."))
+    if OutboundMessage.objects.filter(interaction=interaction).exists():
+        raise ValidationError(_("A message sent to the customer is logged as sent and cannot be voided."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Say why the note is voided.")})
+    interaction.voided_at = timezone.now()
+    interaction.voided_by = actor
+    interaction.void_reason = reason[:300]
+    interaction.save(update_fields=["voided_at", "voided_by", "void_reason"])
     return interaction
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("customer/<int:customer_id>/message/", views.message_send, name="message-send"),
     path("<int:pk>/", views.interaction_detail, name="interaction-detail"),
     path("<int:pk>/correct/", views.interaction_correct, name="interaction-correct"),
+    path("<int:pk>/void/", views.interaction_void, name="interaction-void"),
     path("tasks/", views.task_list, name="task-list"),
     path("tasks/agenda/", views.task_agenda, name="task-agenda"),
     path("tasks/new/", views.task_create, name="task-create"),

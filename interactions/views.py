@@ -21,6 +21,7 @@ from . import selectors, services
 from .forms import (
     InteractionCorrectForm,
     InteractionLogForm,
+    InteractionVoidForm,
     MessageForm,
     PreferencesForm,
     TaskCloseForm,
@@ -97,9 +98,30 @@ def interaction_detail(request, pk: int):
         "revisions": selectors.interaction_history(interaction=interaction) if readable else [],
         "tasks": list(selectors.task_queryset(user=request.user).filter(source_interaction=interaction)
                       .select_related("assignee")) if readable else [],
-        "can_correct": readable and interaction.actor_id == request.user.pk
+        "can_correct": readable and interaction.actor_id == request.user.pk and interaction.voided_at is None
         and request.user.has_perm("interactions.change_interaction"),
+        "can_void": interaction.voided_at is None and services.interaction_may_void(request.user, interaction),
     })
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def interaction_void(request, pk: int):
+    """Void a note logged by mistake (author or branch manager): it stays on the timeline, struck through."""
+    interaction = selectors.interaction_detail(user=request.user, interaction_id=pk)
+    if not services.interaction_may_void(request.user, interaction):
+        raise PermissionDenied
+    form = InteractionVoidForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.interaction_void(interaction=interaction, actor=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("The note is voided; it stays on the timeline, struck through."))
+            return redirect(interaction)
+    return render(request, "interactions/interaction_void.html",
+                  {"form": form, "interaction": interaction, "customer": interaction.customer})
 
 
 @require_http_methods(["GET", "POST"])

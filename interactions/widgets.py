@@ -158,7 +158,8 @@ class WorkbenchData:
                          count(*) FILTER (WHERE occurred_at < %s) AS last_month,
                          count(*) FILTER (WHERE occurred_at < %s) AS last_month_so_far
                   FROM interactions_interaction
-                  WHERE actor_id IN ({members}) AND occurred_at >= %s AND occurred_at <= %s) AS i
+                  WHERE actor_id IN ({members}) AND occurred_at >= %s AND occurred_at <= %s
+                    AND voided_at IS NULL) AS i
         """  # noqa: S608 - the fragments are Django-compiled querysets; values travel as parameters
         params = [self.user.pk, self.month_start, *book_params, self.month_start, self.month_start,
                   self.last_month_same_point, *member_params, self.last_month_start, self.now]
@@ -200,7 +201,7 @@ class WorkbenchData:
         """The latest contacts the person (or team) logged since last month began, on customers the
         viewer sees."""
         rows = list(scoping.visible(self.user, Interaction.objects.filter(
-                        self.members("actor"), occurred_at__gte=self.last_month_start))
+                        self.members("actor"), occurred_at__gte=self.last_month_start, voided_at__isnull=True))
                     .select_related("customer", "actor").order_by("-occurred_at", "-id")[:LIST_SIZE])
         for row in rows:
             row.readable = selectors.interaction_readable(self.user, row, row.customer)
@@ -237,7 +238,7 @@ class WorkbenchData:
                FROM customers_customer AS c
               WHERE c.id IN ({book}) AND c.tier = ANY(%s)
                 AND NOT EXISTS (SELECT 1 FROM interactions_interaction AS i
-                                 WHERE i.customer_id = c.id AND i.occurred_at >= %s)
+                                 WHERE i.customer_id = c.id AND i.occurred_at >= %s AND i.voided_at IS NULL)
               ORDER BY c.aum DESC, c.id DESC LIMIT %s)
         """  # noqa: S608 - the fragments are Django-compiled querysets; values travel as parameters
         params = [*book_params, Account.Status.ACTIVE, self.today, self.today + dt.timedelta(days=MATURING_DAYS),
@@ -273,7 +274,8 @@ class WorkbenchData:
                 open_tasks=SubqueryCount(open_tasks.order_by().values("id")),
                 overdue_tasks=SubqueryCount(open_tasks.filter(due_at__lt=self.now).order_by().values("id")),
                 contacts_month=SubqueryCount(Interaction.objects.filter(
-                    actor=OuterRef("pk"), occurred_at__gte=self.month_start).order_by().values("id")),
+                    actor=OuterRef("pk"), occurred_at__gte=self.month_start, voided_at__isnull=True)
+                    .order_by().values("id")),
                 book_size=SubqueryCount(book.order_by().values("id")),
                 book_aum=Coalesce(Subquery(book.order_by().values("primary_rm").annotate(s=Sum("aum")).values("s")[:1]),
                              Value(Decimal("0"))),

@@ -251,3 +251,7 @@ ROLE_PERMISSIONS[Role.ADMINISTRATOR] += [
     "opportunities.change_productspecialist", "opportunities.delete_productspecialist",
     "opportunities.view_referral", "opportunities.view_referral_report",
 ]
+
+# Contact notes (issue 6): the author voids their own note logged on the wrong customer; a branch
+# manager may void any note of a customer in their branches.
+ROLE_PERMISSIONS[Role.BRANCH_MANAGER].append("interactions.void_interaction")

@@ -43,7 +43,7 @@ def _when(days=2):
 def _address(scene, route):
     org, wang, note, task, notice = scene["org"], scene["wang"], scene["note"], scene["task"], scene["notice"]
     by_customer = ("interaction-log", "timeline-rows", "message-send")
-    by_note = ("interaction-detail", "interaction-correct")
+    by_note = ("interaction-detail", "interaction-correct", "interaction-void")
     by_task = ("task-detail", "task-complete", "task-cancel")
     by_notice = ("notification-open", "notification-read")
     namespace = "workbench" if route in ("home", "layout") else "interactions"
@@ -64,6 +64,7 @@ def _address(scene, route):
         "interaction-correct": {"channel": "phone", "direction": "out", "purpose": "follow_up", "summary": "改过",
                                 "occurred_at": timezone.localtime(note.occurred_at).strftime("%Y-%m-%dT%H:%M"),
                                 "reason": "更正"},
+        "interaction-void": {"reason": "记到了别的客户上"},
         "task-create": {"title": "新任务", "customer_no": wang.customer_no, "assignee": org["rm1"].pk,
                         "priority": "normal", "due_at": _when()},
         "task-detail": {"title": "改名", "assignee": org["rm1"].pk, "priority": "high",
@@ -105,6 +106,9 @@ MATRIX = [
     # Only the author corrects: manager1 sees the note, may not correct it.
     ("interaction-correct", "get", {"rm1": 200, "rm2": 404, "manager1": 403, "risk1": 403}),
     ("interaction-correct", "post", {"rm1": 302, "rm2": 404, "manager1": 403, "risk1": 403}),
+    # The author or the branch manager voids (a note logged on the wrong customer); others may not.
+    ("interaction-void", "get", {"rm1": 200, "rm2": 404, "manager1": 200, "risk1": 403}),
+    ("interaction-void", "post", {"rm1": 302, "rm2": 404, "manager1": 302, "risk1": 403}),
     ("task-list", "get", TASKS),
     ("task-agenda", "get", TASKS),
     ("task-create", "get", TASKS),
@@ -156,7 +160,8 @@ def test_routes_answer_each_role_as_its_permissions_and_scope_allow(scene, route
         assert _state() == before
 
 
-@pytest.mark.parametrize("route", ["interaction-log", "message-send", "interaction-correct", "task-create",
+@pytest.mark.parametrize("route", ["interaction-log", "message-send", "interaction-correct", "interaction-void",
+                                   "task-create",
                                    "task-detail", "task-complete", "task-cancel"])
 def test_permitted_writes_do_write(scene, route, django_capture_on_commit_callbacks):
     # The allowed side of the matrix really acts, so the "nothing changed" side means something.
