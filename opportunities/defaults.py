@@ -33,3 +33,19 @@ DEFAULT_PIPELINES = [
 
 STAGE_LABELS = {english: label for _code, english, label, *_rest in DEFAULT_STAGES}
 PIPELINE_LABELS = {english: label for _code, english, label in DEFAULT_PIPELINES}
+
+
+def create_default_pipelines(pipeline_model, stage_model) -> int:
+    """Create the default pipelines with their stages where a category has none (the data migration;
+    tests that flush the database call it again). Returns the number of pipelines created."""
+    created = 0
+    for category, english, _label in DEFAULT_PIPELINES:
+        pipeline, made = pipeline_model.objects.get_or_create(category=category, defaults={"name": english})
+        if not made:
+            continue
+        created += 1
+        for order, (code, name, _label2, probability, suitability, won, lost) in enumerate(DEFAULT_STAGES, start=1):
+            stage_model.objects.create(pipeline=pipeline, code=code, name=name, order=order * 10,
+                                       probability=probability, needs_suitability=suitability,
+                                       is_won=won, is_lost=lost)
+    return created

@@ -1,19 +1,10 @@
 from django.db import migrations
 
-from opportunities.defaults import DEFAULT_PIPELINES, DEFAULT_STAGES
+from opportunities.defaults import create_default_pipelines
 
 
 def create_defaults(apps, schema_editor):
-    pipeline_model = apps.get_model("opportunities", "Pipeline")
-    stage_model = apps.get_model("opportunities", "Stage")
-    for category, english, _label in DEFAULT_PIPELINES:
-        pipeline, created = pipeline_model.objects.get_or_create(category=category, defaults={"name": english})
-        if not created:
-            continue
-        for order, (code, name, _label2, probability, suitability, won, lost) in enumerate(DEFAULT_STAGES, start=1):
-            stage_model.objects.create(pipeline=pipeline, code=code, name=name, order=order * 10,
-                                       probability=probability, needs_suitability=suitability,
-                                       is_won=won, is_lost=lost)
+    create_default_pipelines(apps.get_model("opportunities", "Pipeline"), apps.get_model("opportunities", "Stage"))
 
 
 class Migration(migrations.Migration):

@@ -10,6 +10,7 @@ from django.utils import timezone
 from customers import services as customer_services
 from customers.models import Account, Product
 from opportunities import services
+from opportunities.defaults import create_default_pipelines
 from opportunities.models import Pipeline, Stage
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -55,6 +56,8 @@ def holding(customer, prod, *, number, balance="500000", matures_in=None):
 def book(org):
     """rm1's customers: 王秀英 assessed C3 until next year, 李建国 whose C4 assessment expired last month;
     rm2's customer 赵丽 (another sub-branch). Products: wealth R2 and R4, a fund R5, a time deposit."""
+    # A transactional test elsewhere in the run flushes what the data migration wrote: recreate it.
+    create_default_pipelines(Pipeline, Stage)
     today = timezone.localdate()
     wang = create_customer(org, "C0000700001", "王秀英", risk_tolerance="C3",
                            risk_assessed_on=today - dt.timedelta(days=30),
