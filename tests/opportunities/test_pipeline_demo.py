@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from opportunities.demo import seed_opportunities
-from opportunities.models import Opportunity, StageChange
+from opportunities.defaults import create_default_pipelines
+from opportunities.models import Opportunity, Pipeline, Stage, StageChange
 from tests.factories import CustomerFactory
 
 from .pipeline_helpers import product
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_demo_opportunities_are_seeded_once_with_their_history(org):
+    create_default_pipelines(Pipeline, Stage)  # a transactional test elsewhere may have flushed them
     today = timezone.localdate()
     for rm in ("rm1", "rm2"):
         for _ in range(12):
