@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from opportunities.demo import seed_opportunities
 from opportunities.defaults import create_default_pipelines
+from opportunities.demo import seed_opportunities
 from opportunities.models import Opportunity, Pipeline, Stage, StageChange
 from tests.factories import CustomerFactory
 
