@@ -316,3 +316,17 @@ def test_the_list_finds_a_lead_by_phone_id_number_or_the_start_of_its_name(org, 
     assert found(RESIDENT_ID.lower()) == [wanted.pk]
     assert found("周") == [other.pk]
     assert found("13900000000") == []
+
+
+def test_merging_customers_moves_their_leads_and_referrals_to_the_survivor(org):
+    from customers.services import customer_merge
+
+    survivor = create_customer(org, "C0000700010", "孙悦", personal={"phone": OTHER_PHONE})
+    duplicate = create_customer(org, "C0000700011", "孙悦", personal={"phone": PHONE})
+    referral = services.referral_create(customer=duplicate, actor=org["service1"], area="loans", note="房贷")
+
+    customer_merge(survivor=survivor, duplicate=duplicate, actor=org["manager1"])
+
+    referral.refresh_from_db()
+    assert referral.customer == survivor
+    assert Lead.objects.get(referral=referral).customer == survivor
