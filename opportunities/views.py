@@ -111,14 +111,14 @@ def opportunity_advance(request, pk: int):
 @login_required
 @permission_required("opportunities.view_opportunity", raise_exception=True)
 def opportunity_list(request):
-    pipeline = Pipeline.objects.filter(pk=request.GET.get("pipeline") or 0).first() \
-        if (request.GET.get("pipeline") or "").isdigit() else None
+    pipelines = list(Pipeline.objects.filter(is_active=True).order_by("name", "id"))
+    pipeline = next((p for p in pipelines if str(p.pk) == request.GET.get("pipeline")), None)
     form = FilterForm(request.GET, choices=selectors.filter_choices(user=request.user, pipeline=pipeline),
                       with_status=True)
     rows, next_cursor, totals = selectors.opportunity_list(user=request.user, filters=form.filters(),
                                                            pipeline=pipeline, cursor=request.GET.get("cursor"))
     context = {"rows": rows, "next_cursor": next_cursor, "totals": totals, "form": form, "pipeline": pipeline,
-               "pipelines": Pipeline.objects.filter(is_active=True).order_by("name", "id")}
+               "pipelines": pipelines}
     if request.htmx and request.GET.get("cursor"):
         return render(request, "opportunities/partials/list_rows.html", context)
     return render(request, "opportunities/opportunity_list.html", context)
@@ -313,15 +313,16 @@ def pipeline_widget(request):
 @permission_required("opportunities.view_funnel", raise_exception=True)
 def funnel(request):
     data = request.GET.copy()
-    pipelines = Pipeline.objects.filter(is_active=True).order_by("name", "id")
+    pipelines = list(Pipeline.objects.filter(is_active=True).order_by("name", "id"))
     if not data.get("pipeline"):
-        default = pipelines.filter(category="wealth").first() or pipelines.first()
+        default = next((p for p in pipelines if p.category == "wealth"), pipelines[0] if pipelines else None)
         data["pipeline"] = str(default.pk) if default else ""
     data.setdefault("by", "owner")
-    pipeline = Pipeline.objects.filter(pk=data["pipeline"]).first() if data["pipeline"].isdigit() else None
+    pipeline = next((p for p in pipelines if str(p.pk) == data["pipeline"]), None)
     if pipeline is None:
         raise Http404
-    form = FunnelForm(data, choices=selectors.filter_choices(user=request.user, pipeline=pipeline))
+    form = FunnelForm(data, choices=selectors.filter_choices(user=request.user, pipeline=pipeline),
+                      pipelines=pipelines)
     filters, period = form.filters(), form.period()
     by = (form.cleaned_data.get("by") or "owner") if form.is_valid() else "owner"
     rows = selectors.funnel(user=request.user, pipeline=pipeline, filters=filters, period=period)
