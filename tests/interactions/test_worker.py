@@ -101,3 +101,17 @@ def test_concurrent_sweeps_never_notify_twice(org):
     assert errors == []
     assert sum(claimed for claimed, _notices in results) == 400
     assert _reminders_per_task() == sorted(t.pk for t in tasks)
+
+
+def test_a_backlog_is_claimed_by_parallel_lanes_each_task_once(org):
+    # A first chunk that comes back full means a backlog: the rest is claimed by SWEEP_LANES connections
+    # side by side (committed rows only, so this test commits: transaction=True).
+    tasks = _due_tasks(org, 203)
+    _due_tasks(org, 5, title="overdue")  # due in an hour: no overdue warning yet
+
+    claimed, notices = services.task_reminders_send(chunk=10, lanes=3)
+
+    assert (claimed, notices) == (208, 208)
+    assert _reminders_per_task() == sorted(t.pk for t in Task.objects.all())
+    assert len(tasks) + 5 == Task.objects.filter(reminded_at__isnull=False).count()
+    assert services.task_reminders_send(chunk=10, lanes=3) == (0, 0)
