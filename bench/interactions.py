@@ -206,18 +206,34 @@ def _run_job() -> float:
 
 def reminder_sweep(results: dict, *, scale: int) -> None:
     """The every-minute job over a backlog of `tasks` due reminders (1,000,000 at full scale), again at
-    once (nothing left: idempotent), and in the steady state (1,000 due among them)."""
+    once (nothing left: idempotent), and in the steady state (1,000 due among them). The tasks and
+    notices it wrote are deleted afterwards, so the bench database is left as it was found."""
     from interactions.models import Notification
 
     count = SWEEP_FULL if scale >= SWEEP_FULL else max(20_000, min(scale * 4, SWEEP_FULL))
     _bench_rm()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(max(id), 0) FROM interactions_task")
+        last_task = cursor.fetchone()[0]
+        cursor.execute("SELECT COALESCE(max(id), 0) FROM interactions_notification")
+        last_notice = cursor.fetchone()[0]
     before = Notification.objects.count()
-    began = time.perf_counter()
-    _generate_tasks(count, timezone.now())
-    results["reminder_sweep_generate_s"] = round(time.perf_counter() - began, 3)
-    results["reminder_sweep_tasks"] = count
-    results["reminder_sweep_s"] = round(_run_job(), 3)
-    results["reminder_sweep_notices"] = Notification.objects.count() - before
-    results["reminder_sweep_repeat_ms"] = round(_run_job() * 1000, 1)
-    _generate_tasks(1_000, timezone.now())
-    results["reminder_sweep_steady_ms"] = round(_run_job() * 1000, 1)
+    try:
+        began = time.perf_counter()
+        _generate_tasks(count, timezone.now())
+        results["reminder_sweep_generate_s"] = round(time.perf_counter() - began, 3)
+        results["reminder_sweep_tasks"] = count
+        results["reminder_sweep_s"] = round(_run_job(), 3)
+        results["reminder_sweep_notices"] = Notification.objects.count() - before
+        results["reminder_sweep_repeat_ms"] = round(_run_job() * 1000, 1)
+        _generate_tasks(1_000, timezone.now())
+        results["reminder_sweep_steady_ms"] = round(_run_job() * 1000, 1)
+    finally:
+        with transaction.atomic(), connection.cursor() as cursor:
+            _triggers(cursor, enabled=False, names={"interactions_task": "interactions_task_audit"})
+            cursor.execute("DELETE FROM interactions_notification WHERE id > %s", [last_notice])
+            cursor.execute("DELETE FROM interactions_task WHERE id > %s", [last_task])
+            _triggers(cursor, enabled=True, names={"interactions_task": "interactions_task_audit"})
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE interactions_task")
+            cursor.execute("VACUUM ANALYZE interactions_notification")
