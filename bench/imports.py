@@ -31,6 +31,7 @@ GIVEN = "伟强磊军勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊�
 HEADER = ["客户号", "姓名", "客户类型", "证件号码", "手机号", "电子邮箱", "地址", "职业", "所属网点", "客户经理",
           "风险承受能力", "营销同意"]
 PREFIX = "BI"  # customer numbers of bench imports: BI0000000001…
+LIBRARY_PREFIX = "BL"  # and of the library's sample
 
 
 def _resident_id(rng: random.Random) -> str:
@@ -81,11 +82,12 @@ def _job_for(path: Path, *, actor, mode: str):
     return job
 
 
-def _import(path: Path, *, actor, mode: str) -> tuple[object, float, float, float]:
+def _import(path: Path, *, actor, mode: str, done: list) -> tuple[object, float, float, float]:
     """Validate and commit a file (children); (job, validate s, commit s, peak MB)."""
     from reports.models import ImportJob
 
     job = _job_for(path, actor=actor, mode=mode)
+    done.append(job)
     validate_s, validate_mb = _child("validate", job.pk)
     job.refresh_from_db()
     if job.status != ImportJob.Status.VALIDATED or job.count_invalid:
@@ -114,7 +116,6 @@ def _raw_copy_table(cursor) -> None:
 def _library(results: dict, path: Path, count: int) -> float:
     """Rows/s of django-import-export's admin path (dry run + confirm) over the first `count` rows."""
     import tablib
-    from django.db import connection, transaction
 
     from customers.resources import CustomerResource
 
@@ -123,12 +124,12 @@ def _library(results: dict, path: Path, count: int) -> float:
         next(reader)
         rows = [row for _i, row in zip(range(count), reader, strict=False)]
     # Admin's column names (the resource's own fields); the library sample takes numbers of its own.
-    header = ["customer_no", "name", "kind", "id_number", "phone", "email", "address", "occupation", "branch", "rm",
-              "risk_tolerance", "marketing_consent"]
+    header = ["customer_no", "name", "kind", "id_type", "id_number", "phone", "email", "address", "occupation",
+              "branch", "rm", "risk_tolerance", "marketing_consent"]
     data = tablib.Dataset(headers=header)
     for row in rows:
-        data.append(["BL" + row[0][2:], row[1], "individual", row[3], row[4], row[5], row[6], row[7], row[8], "",
-                     row[10], "true" if row[11] == "是" else "false"])
+        data.append([LIBRARY_PREFIX + row[0][2:], row[1], "individual", "resident_id", row[3], row[4], row[5],
+                     row[6], row[7], row[8], "", row[10], "true" if row[11] == "是" else "false"])
     resource = CustomerResource()
     begin = time.perf_counter()
     dry = resource.import_data(data, dry_run=True, raise_errors=True)
@@ -136,19 +137,15 @@ def _library(results: dict, path: Path, count: int) -> float:
     elapsed = time.perf_counter() - begin
     if dry.has_errors() or real.has_errors():
         raise RuntimeError("the library path reported errors")
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('crm.audit_bulk', 'bench', true)")
-        cursor.execute("DELETE FROM customers_customer WHERE customer_no LIKE 'BL%%'")
     results["import_library_rows"] = count
     results["import_library_s"] = round(elapsed, 3)
     return count / elapsed
 
 
 def measure(results: dict, *, scale: int) -> None:
-    from django.db import connection
+    from django.db import connection, transaction
 
     from crm_site.importing.pipeline import drop_tables
-    from customers.resources import CUSTOMER_STAGE
     from org.models import User
     from reports import imports
     from reports.models import ImportJob
@@ -166,53 +163,77 @@ def measure(results: dict, *, scale: int) -> None:
             cursor.execute("SELECT count(*) FROM customers_customer")
             results["import_existing_customers"] = cursor.fetchone()[0]
             _raw_copy_table(cursor)
-        job, validate_s, commit_s, peak = _import(feed, actor=actor, mode="upsert")
-        total = validate_s + commit_s
-        results["import_rows"] = count
-        results["import_validate_s"] = round(validate_s, 3)
-        results["import_commit_s"] = round(commit_s, 3)
-        results["import_create_rows_per_s"] = round(count / total)
-        # Raw COPY of the same prepared rows (dumped from the staging table; the dump is not timed).
-        dump = folder / "prepared.copy"
-        columns = ", ".join(CUSTOMER_STAGE)
-        with connection.cursor() as cursor, dump.open("wb") as out, cursor.copy(
-                f"COPY (SELECT _target_id, {columns} FROM {job.stage_table} "  # noqa: S608
-                f"WHERE _action = 'n') TO STDOUT") as copy:
-            for block in copy:
-                out.write(block)
-        with connection.cursor() as cursor, dump.open("rb") as source:
-            begin = time.perf_counter()
-            with cursor.copy(f"COPY bench_raw_customer (id, {columns}) FROM STDIN") as copy:
-                for block in iter(lambda: source.read(1 << 20), b""):
-                    copy.write(block)
-            raw_s = time.perf_counter() - begin
-            cursor.execute("DROP TABLE bench_raw_customer")
-        results["import_raw_copy_s"] = round(raw_s, 3)
-        results["import_vs_raw_copy_ratio"] = round(total / raw_s, 2)
-        # Update 100,000 of them: new phone numbers and occupation.
-        updates = min(100_000, count)
-        changed = folder / "update.csv"
-        write_customer_csv(changed, updates, branches=branches, rms=rms, seed=6, occupation="律师")
-        update_job, u_validate, u_commit, u_peak = _import(changed, actor=actor, mode="update")
-        results["import_update_rows"] = updates
-        results["import_update_100k_s"] = round(u_validate + u_commit, 3)
-        results["import_peak_rss_mb"] = round(max(peak, u_peak), 1)
-        # Same file again: nothing changes.
-        again = _job_for(changed, actor=actor, mode="upsert")
-        _child("validate", again.pk)
-        again.refresh_from_db()
-        results["import_rerun_unchanged"] = again.count_unchanged
-        library = _library(results, feed, min(20_000, count))
-        results["import_library_rows_per_s"] = round(library, 1)
-        results["import_vs_library_default_ratio"] = round(results["import_create_rows_per_s"] / library, 1)
+        done: list = []
+        try:
+            _measure(results, folder, feed, count, actor=actor, branches=branches, rms=rms, done=done)
+        finally:
+            # Leave the bench database as it was: revert what was committed, newest first.
+            for job in reversed(done):
+                job.refresh_from_db()
+                if job.status == ImportJob.Status.COMMITTED:
+                    imports.import_revert(job=job, actor=actor)
+                job.file.delete(save=False)
+                drop_tables(job)
+                job.delete()
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("DROP TABLE IF EXISTS bench_raw_customer")
+                cursor.execute("SELECT set_config('crm.audit_bulk', 'bench', true)")
+                cursor.execute(f"DELETE FROM customers_customer WHERE customer_no LIKE '{LIBRARY_PREFIX}%%'")  # noqa: S608
+
+
+def _measure(results: dict, folder: Path, feed: Path, count: int, *, actor, branches, rms, done: list) -> None:
+    from django.db import connection
+
+    from customers.resources import CUSTOMER_STAGE
+    from reports import imports
+
+    job, validate_s, commit_s, peak = _import(feed, actor=actor, mode="upsert", done=done)
+    total = validate_s + commit_s
+    results["import_rows"] = count
+    results["import_validate_s"] = round(validate_s, 3)
+    results["import_commit_s"] = round(commit_s, 3)
+    results["import_create_rows_per_s"] = round(count / total)
+    # Raw COPY of the same prepared rows (dumped from the staging table; the dump is not timed).
+    dump = folder / "prepared.copy"
+    columns = ", ".join(CUSTOMER_STAGE)
+    with connection.cursor() as cursor, dump.open("wb") as out, cursor.copy(
+            f"COPY (SELECT _target_id, {columns} FROM {job.stage_table} "  # noqa: S608
+            f"WHERE _action = 'n') TO STDOUT") as copy:
+        for block in copy:
+            out.write(block)
+    with connection.cursor() as cursor, dump.open("rb") as source:
         begin = time.perf_counter()
-        imports.import_revert(job=update_job, actor=actor)
-        imports.import_revert(job=job, actor=actor)
-        results["import_revert_s"] = round(time.perf_counter() - begin, 3)
-        for done in (job, update_job, again):
-            done.file.delete(save=False)
-            drop_tables(done)
-        ImportJob.objects.filter(pk__in=[job.pk, update_job.pk, again.pk]).delete()
+        with cursor.copy(f"COPY bench_raw_customer (id, {columns}) FROM STDIN") as copy:
+            for block in iter(lambda: source.read(1 << 20), b""):
+                copy.write(block)
+        raw_s = time.perf_counter() - begin
+        cursor.execute("DROP TABLE bench_raw_customer")
+    results["import_raw_copy_s"] = round(raw_s, 3)
+    results["import_vs_raw_copy_ratio"] = round(total / raw_s, 2)
+    # Update 100,000 of them: new phone numbers and occupation.
+    updates = min(100_000, count)
+    changed = folder / "update.csv"
+    write_customer_csv(changed, updates, branches=branches, rms=rms, seed=6, occupation="律师")
+    update_job, u_validate, u_commit, u_peak = _import(changed, actor=actor, mode="update", done=done)
+    results["import_update_rows"] = updates
+    results["import_update_100k_s"] = round(u_validate + u_commit, 3)
+    results["import_update_validate_s"] = round(u_validate, 3)
+    results["import_update_commit_s"] = round(u_commit, 3)
+    results["import_peak_rss_mb"] = round(max(peak, u_peak), 1)
+    # Same file again: nothing changes.
+    again = _job_for(changed, actor=actor, mode="upsert")
+    done.append(again)
+    _child("validate", again.pk)
+    again.refresh_from_db()
+    results["import_rerun_unchanged"] = again.count_unchanged
+    library = _library(results, feed, min(20_000, count))
+    results["import_library_rows_per_s"] = round(library, 1)
+    results["import_vs_library_default_ratio"] = round(results["import_create_rows_per_s"] / library, 1)
+    begin = time.perf_counter()
+    imports.import_revert(job=update_job, actor=actor)
+    imports.import_revert(job=job, actor=actor)
+    results["import_revert_s"] = round(time.perf_counter() - begin, 3)
+
 
 def _main(step: str, job_id: int) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_site.settings")
