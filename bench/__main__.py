@@ -101,6 +101,10 @@ def main(argv: list[str]) -> int:
         from bench import imports as import_bench
 
         import_bench.measure(results, scale=args.scale)
+    if want("export"):
+        from bench import exports as export_bench
+
+        export_bench.export(results, scale=args.scale)
     results["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
     RESULTS.mkdir(parents=True, exist_ok=True)
