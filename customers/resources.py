@@ -370,13 +370,16 @@ class CustomerFastImport(FastImport):
 
     def _sealed(self, ctx: ImportContext, field: str, value: str, current: dict | None) -> pii.Sealed:
         """pii.seal with the keys bound once per job; a value equal to the one on file keeps its ciphertext."""
-        if current is not None:
-            old = current.get(f"{field}_enc")
-            if old and crypto.decrypt(old) == value:
+        encrypt, index = ctx.lookups["sealer"]
+        if current is not None and current.get(f"{field}_enc"):
+            old = current[f"{field}_enc"]
+            # ID and phone compare by blind index (an HMAC), the others by opening the value on file.
+            same = (index(BLIND_KINDS[field], value) == current[f"{field}_bidx"] if field in BLIND_KINDS
+                    else crypto.decrypt(old) == value)
+            if same:
                 return pii.Sealed(old, current.get(f"{field}_bidx", ""), current.get(f"{field}_masked", ""))
         if not value:
             return EMPTY
-        encrypt, index = ctx.lookups["sealer"]
         return pii.Sealed(encrypt(value), index(BLIND_KINDS[field], value) if field in BLIND_KINDS else "",
                           MASKS[field](value))
 
