@@ -55,6 +55,7 @@ def test_manager1_merges_a_duplicate_from_the_queue_and_the_figures_change(page,
     rows = page.get_by_test_id("duplicate-row")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("张伟刚")
+    page.screenshot(path="var/screenshots/duplicate-queue-manager1-zh.png", full_page=True)
     rows.first.get_by_test_id("duplicate-open").click()
 
     expect(page.get_by_test_id("duplicate-reason")).to_have_count(3)  # same phone, similar name, same birth date
