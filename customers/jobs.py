@@ -76,3 +76,12 @@ def dedup(progress: JobProgress) -> None:
 
     result = dedup_run(progress=progress)
     progress.advance(0, changed=result.changed)
+
+
+@job("quality_snapshot", label=_("Data-quality figures of the day"))
+def quality_snapshot(progress: JobProgress, as_of: str | None = None) -> None:
+    """Record the day's data-quality counts per branch and RM (the cleansing job also does, at its end)."""
+    from .quality import parse_params, snapshot_take
+
+    progress.set_total(1)
+    progress.advance(1, changed=snapshot_take(as_of=parse_params(as_of)))

@@ -430,3 +430,17 @@ def test_nightly_dedup_schedule_exists():
     task = PeriodicTask.objects.get(name="Duplicate detection")
     assert (task.task, task.args, task.crontab.hour, task.crontab.minute) == (
         "reports.tasks.run_job", '["dedup"]', "2", "30")
+
+
+def test_run_job_quality_snapshot_records_the_day_once(org):
+    from reports.models import JobRun
+
+    _person(rm=org["rm1"], id_number=ID_A)
+
+    call_command("run_job", "quality_snapshot", "--param", "as_of=2026-11-01")
+    call_command("run_job", "quality_snapshot", "--param", "as_of=2026-11-01")
+
+    runs = list(JobRun.objects.filter(name="quality_snapshot").order_by("pk"))
+    assert [run.rows_changed for run in runs] == [1, 0]
+    assert list(DataQualitySnapshot.objects.values_list("taken_on", "customers")) == [
+        (datetime.date(2026, 11, 1), 1)]
