@@ -97,6 +97,10 @@ def main(argv: list[str]) -> int:
         interactions_bench.workbench(results, rng=rng)
     if want("reminder_sweep"):
         interactions_bench.reminder_sweep(results, scale=args.scale)
+    if want("funnel"):
+        from bench import opportunities as opportunities_bench
+
+        opportunities_bench.measure(results, rng=rng)
     if want("import"):
         from bench import imports as import_bench
 

@@ -112,6 +112,10 @@ class Opportunity(models.Model):
     close_reason = models.CharField(_("reason won or lost"), max_length=300, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     stage_entered_at = models.DateTimeField(_("in this stage since"))
+    # The furthest non-lost stage ever entered (by stage order), kept by the services on every move, so
+    # the funnel's "reached" counts read the opportunities instead of regrouping every stage change.
+    furthest_stage = models.ForeignKey(Stage, verbose_name=_("furthest stage reached"), null=True, blank=True,
+                                       on_delete=models.PROTECT, related_name="+", db_index=False)
     source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.MANUAL)
     source_rule = models.CharField(_("recommendation rule"), max_length=40, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.PROTECT,

@@ -209,57 +209,10 @@ class Period:
     end: dt.date | None = None  # inclusive
 
 
-def _scoped_sql(user: Any, pipeline: Pipeline | None, filters: Filters, period: Period,
-                period_field: str = "created_at") -> tuple[str, list]:
-    qs = filters.apply(opportunity_queryset(user=user))
-    if pipeline is not None:
-        qs = qs.filter(pipeline=pipeline)
-    if period.start:
-        qs = qs.filter(**{f"{period_field}__date__gte" if period_field.endswith("_at") else
-                          f"{period_field}__gte": period.start})
-    if period.end:
-        qs = qs.filter(**{f"{period_field}__date__lte" if period_field.endswith("_at") else
-                          f"{period_field}__lte": period.end})
-    sql, params = qs.order_by().values("id", "status", "amount", "probability", "owner_id", "branch_id",
-                                       "product_id", "expected_close_on", "closed_at").query.sql_with_params()
+def _scoped_sql(user: Any, pipeline: Pipeline | None, filters: Filters, period: Period) -> tuple[str, list]:
+    sql, params = _cohort(user, pipeline, filters, period).values(
+        "id", "status", "amount", "probability", "owner_id", "branch_id", "product_id").query.sql_with_params()
     return sql, list(params)
-
-
-FUNNEL_SQL = """
-WITH o AS MATERIALIZED ({scoped}),
-furthest AS (
-    SELECT c.opportunity_id, max(s."order") AS m
-    FROM opportunities_stagechange c
-    JOIN o ON o.id = c.opportunity_id
-    JOIN opportunities_stage s ON s.id = c.to_stage_id AND NOT s.is_lost
-    GROUP BY c.opportunity_id
-),
-reach AS (
-    SELECT f.m, count(*) AS n,
-           count(*) FILTER (WHERE o.status = 'won') AS won,
-           count(*) FILTER (WHERE o.status = 'lost') AS lost,
-           count(*) FILTER (WHERE o.status = 'open') AS open
-    FROM furthest f JOIN o ON o.id = f.opportunity_id
-    GROUP BY f.m
-),
-times AS (
-    SELECT c.from_stage_id, count(*) AS moves, avg(c.seconds_in_from_stage) AS avg_s,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY c.seconds_in_from_stage) AS median_s
-    FROM opportunities_stagechange c JOIN o ON o.id = c.opportunity_id
-    WHERE c.from_stage_id IS NOT NULL
-    GROUP BY c.from_stage_id
-)
-SELECT s.id,
-       coalesce((SELECT sum(r.n) FROM reach r WHERE r.m >= s."order"), 0) AS reached,
-       coalesce((SELECT sum(r.won) FROM reach r WHERE r.m >= s."order"), 0) AS won,
-       coalesce((SELECT sum(r.lost) FROM reach r WHERE r.m = s."order"), 0) AS dropped,
-       coalesce((SELECT sum(r.open) FROM reach r WHERE r.m = s."order"), 0) AS open_here,
-       t.moves, t.avg_s, t.median_s
-FROM opportunities_stage s
-LEFT JOIN times t ON t.from_stage_id = s.id
-WHERE s.pipeline_id = %s AND NOT s.is_lost
-ORDER BY s."order"
-"""
 
 
 @dataclass
@@ -271,9 +224,19 @@ class FunnelRow:
     open_here: int
     moves: int
     avg_days: float | None
-    median_days: float | None
     to_next: float | None = None  # share of those that reached this stage that reached the next
     to_won: float | None = None
+
+
+def _cohort(user: Any, pipeline: Pipeline | None, filters: Filters, period: Period) -> QuerySet[Opportunity]:
+    qs = filters.apply(opportunity_queryset(user=user))
+    if pipeline is not None:
+        qs = qs.filter(pipeline=pipeline)
+    if period.start:
+        qs = qs.filter(created_at__date__gte=period.start)
+    if period.end:
+        qs = qs.filter(created_at__date__lte=period.end)
+    return qs.order_by()
 
 
 def funnel(*, user: Any, pipeline: Pipeline, filters: Filters = Filters(),
@@ -283,17 +246,33 @@ def funnel(*, user: Any, pipeline: Pipeline, filters: Filters = Filters(),
 
     "Reached" counts an opportunity in every stage up to the furthest non-lost stage it entered, so
     a stage skipped on the board still counts as passed. The cohort is the opportunities created in
-    the period."""
-    scoped, params = _scoped_sql(user, pipeline, filters, period)
-    stages = {stage.pk: stage for stage in pipeline.stages.all()}
-    with connection.cursor() as cursor:
-        cursor.execute(FUNNEL_SQL.format(scoped=scoped), [*params, pipeline.pk])
-        raw = cursor.fetchall()
-    rows = [FunnelRow(stage=stages[sid], reached=int(reached), won=int(won), dropped=int(dropped),
-                      open_here=int(open_here), moves=int(moves or 0),
-                      avg_days=float(avg_s) / 86400 if avg_s is not None else None,
-                      median_days=float(median_s) / 86400 if median_s is not None else None)
-            for sid, reached, won, dropped, open_here, moves, avg_s, median_s in raw]
+    the period. Three queries whatever the size: the stages; the cohort grouped by furthest stage and
+    status (Opportunity.furthest_stage, kept by the services from the stage changes); the cohort's
+    stage changes grouped by the stage they left (time in stage)."""
+    stages = [stage for stage in pipeline.stages.order_by("order") if not stage.is_lost]
+    order = {stage.pk: stage.order for stage in stages}
+    cohort = _cohort(user, pipeline, filters, period)
+    groups = list(cohort.values_list("furthest_stage", "status").annotate(n=Count("id")).order_by())
+    times = {row["from_stage"]: row for row in StageChange.objects.filter(
+        opportunity__in=cohort.values("id"), from_stage__isnull=False).order_by()
+        .values("from_stage").annotate(moves=Count("seconds_in_from_stage"), seconds=Sum("seconds_in_from_stage"))}
+    rows = []
+    for stage in stages:
+        reached = won = dropped = open_here = 0
+        for furthest, status, n in groups:
+            furthest_order = order.get(furthest)
+            if furthest_order is None:
+                continue
+            if furthest_order >= stage.order:
+                reached += n
+                won += n if status == Opportunity.Status.WON else 0
+            if furthest == stage.pk:
+                dropped += n if status == Opportunity.Status.LOST else 0
+                open_here += n if status == Opportunity.Status.OPEN else 0
+        spent = times.get(stage.pk, {})
+        moves = spent.get("moves") or 0
+        rows.append(FunnelRow(stage=stage, reached=reached, won=won, dropped=dropped, open_here=open_here,
+                              moves=moves, avg_days=spent["seconds"] / moves / 86400 if moves else None))
     for index, row in enumerate(rows):
         if row.reached:
             row.to_won = row.won / row.reached

@@ -158,7 +158,7 @@ def opportunity_create(
     opportunity = Opportunity.objects.create(
         customer=customer, product=product, pipeline=pipeline, stage=stage, amount=amount,
         expected_close_on=expected_close_on, owner=owner, branch_id=customer.home_branch_id,
-        probability=stage.probability, next_step=next_step, stage_entered_at=now, source=source,
+        probability=stage.probability, next_step=next_step, stage_entered_at=now, furthest_stage=stage, source=source,
         source_rule=source_rule, created_by=actor, **links,
     )
     StageChange.objects.create(opportunity=opportunity, from_stage=None, to_stage=stage, changed_by=actor,
@@ -170,7 +170,7 @@ def opportunity_create(
 
 def _lock(opportunity: Opportunity) -> Opportunity:
     return (Opportunity.objects.select_for_update(of=("self",))
-            .select_related("customer", "product", "stage", "pipeline").get(pk=opportunity.pk))
+            .select_related("customer", "product", "stage", "pipeline", "furthest_stage").get(pk=opportunity.pk))
 
 
 def _move(opportunity: Opportunity, *, actor: Any, to_stage: Stage, now: dt.datetime, reason: str = "") -> None:
@@ -181,6 +181,9 @@ def _move(opportunity: Opportunity, *, actor: Any, to_stage: Stage, now: dt.date
     opportunity.stage = to_stage
     opportunity.stage_entered_at = now
     opportunity.probability = to_stage.probability
+    furthest = opportunity.furthest_stage
+    if not to_stage.is_lost and (furthest is None or to_stage.order > furthest.order):
+        opportunity.furthest_stage = to_stage
     if to_stage.is_won:
         opportunity.status = Opportunity.Status.WON
     elif to_stage.is_lost:
@@ -194,8 +197,8 @@ def _move(opportunity: Opportunity, *, actor: Any, to_stage: Stage, now: dt.date
     else:
         opportunity.closed_at = None
         opportunity.close_reason = ""
-    opportunity.save(update_fields=["stage", "stage_entered_at", "probability", "status", "closed_at",
-                                    "close_reason", "updated_at"])
+    opportunity.save(update_fields=["stage", "stage_entered_at", "probability", "furthest_stage", "status",
+                                    "closed_at", "close_reason", "updated_at"])
     count = opportunity.stage_changes.count()
     _publish(opportunity, actor=actor, at=now, key=f"opportunity:{opportunity.pk}:move:{count}",
              title=_("Opportunity %(product)s: %(from)s → %(to)s")

@@ -27,7 +27,8 @@ def bulk_cards(org, pipeline, product, n, *, rm="rm1"):
         Opportunity(customer=customers[i % 50], product=product, pipeline=pipeline, stage=stages[i % len(stages)],
                     amount=Decimal(1000 * (i + 1)), expected_close_on=timezone.localdate() + dt.timedelta(days=i % 60),
                     owner=user, branch_id=user.branch_id, probability=stages[i % len(stages)].probability,
-                    stage_entered_at=now, created_by=user) for i in range(n)])
+                    stage_entered_at=now, furthest_stage=stages[i % len(stages)], created_by=user)
+        for i in range(n)])
 
 
 def test_the_board_shows_a_column_per_stage_with_the_cards_totals_and_weighted_amounts(book):

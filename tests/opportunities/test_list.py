@@ -67,7 +67,7 @@ def test_the_funnel_page_stays_within_its_queries(book, django_assert_max_num_qu
     bulk_cards(org, book["wealth"], book["wealth_r2"], 60)
     client = client_as(org, "manager1")
     client.get("/opportunities/funnel/")
-    with django_assert_max_num_queries(17):
+    with django_assert_max_num_queries(18):
         response = client.get("/opportunities/funnel/", {"pipeline": book["wealth"].pk, "by": "product"})
     assert response.status_code == 200
     assert response.context["table"][0]["total"] == 60
