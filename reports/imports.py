@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import File
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -87,8 +88,8 @@ def import_start(*, actor: Any, upload: Any, kind: str, mode: str, encoding: str
         # Not stored: a file past the limit is refused before a byte of it is kept.
         job.size = size
         job.status = ImportJob.Status.REJECTED
-        job.file_error = _("The file is %(size)s MB; at most %(max)s MB can be imported at once. Split it.") % {
-            "size": f"{size / 1048576:.1f}", "max": f"{settings.IMPORT_MAX_FILE_BYTES / 1048576:.0f}"}
+        job.file_error = _("The file is %(size)s; at most %(max)s can be imported at once. Split it.") % {
+            "size": filesizeformat(size), "max": filesizeformat(settings.IMPORT_MAX_FILE_BYTES)}
         job.finished_at = timezone.now()
     elif not size:
         job.status = ImportJob.Status.REJECTED

@@ -171,8 +171,10 @@ def test_a_file_over_the_size_limit_is_refused_and_not_stored(org, settings):
     job = imports.import_start(actor=org["ops1"], upload=upload(csv_bytes(_customer_rows())), kind="customers",
                                mode="create")
     assert job.status == "rejected"
-    assert "at most 0 MB" in job.file_error or "at most" in job.file_error
+    assert job.file_error == ("The file is 187\xa0bytes; at most 100\xa0bytes can be imported at once. "
+                              "Split it.")
     assert not job.file
+    assert not Customer.objects.exists()
 
 
 # ------------------------------------------------------------------------------------------------
