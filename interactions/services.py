@@ -49,8 +49,9 @@ log = logging.getLogger(__name__)
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 SWEEP_CHUNK = 20_000
 # A backlog (a first chunk that came back full) is claimed by this many connections side by side, each
-# taking the tasks whose id falls in its lane: the claim's cost is PostgreSQL writing row versions and
-# index entries, which one connection does on one core.
+# taking one range of task ids (ranges, not id parity: lanes writing neighbouring ids would fight over
+# the same index pages): the claim's cost is PostgreSQL writing row versions and index entries, which
+# one connection does on one core.
 SWEEP_LANES = 2
 
 
@@ -411,7 +412,7 @@ WITH due AS (
     SELECT id, {time} AS at FROM interactions_task
     WHERE status = 'open' AND {claimed} IS NULL AND {condition} AND {time} <= %(now)s
       AND ({time}, id) > (%(after_at)s, %(after_id)s)
-      AND (%(lanes)s = 1 OR id %% %(lanes)s = %(lane)s)
+      AND id >= %(lane_lo)s AND id < %(lane_hi)s
     ORDER BY {time}, id
     LIMIT %(chunk)s
     FOR UPDATE SKIP LOCKED
@@ -463,8 +464,20 @@ OVERDUE_SQL = CLAIM_SQL.format(
     UNION ALL
     SELECT id, created_by_id, title, fire_at FROM claimed WHERE created_by_id <> assignee_id""")
 
+# The ids of what is left to claim, to split a backlog into lanes of equal size.
+BOUNDS_SQL = """
+SELECT min(id), max(id) FROM interactions_task
+WHERE status = 'open' AND {claimed} IS NULL AND {condition} AND {time} <= %(now)s
+"""
+_BOUNDS = {
+    REMINDER_SQL: BOUNDS_SQL.format(time="remind_at", claimed="reminded_at", condition="remind_at IS NOT NULL"),
+    OVERDUE_SQL: BOUNDS_SQL.format(time="due_at", claimed="overdue_notified_at", condition="TRUE"),
+}
+
 # Before every time a task can have.
 _BEGINNING = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+# The id range of a sweep that is not split into lanes.
+EVERY_ID = (0, 2**63 - 1)
 
 
 # More notices than this for one person in one chunk become one digest notice.
@@ -476,35 +489,43 @@ def _claim_chunks(sql: str, *, kind: str, digest_kind: str, now: dt.datetime, ch
     extra = {"kind": kind, "digest_kind": digest_kind, "digest_after": DIGEST_AFTER,
              "list_url": reverse("interactions:task-list"), **_defaults_sql(kind), "now": now, "chunk": chunk}
     lanes = SWEEP_LANES if lanes is None else lanes
-    claimed, notices, seen, after = _claim_chunk(sql, extra, after=(_BEGINNING, 0), lane=0, lanes=1)
+    claimed, notices, seen, after = _claim_chunk(sql, extra, after=(_BEGINNING, 0), lane=EVERY_ID)
     _report(progress, claimed, notices)
     if seen < chunk:
         return claimed, notices
     if lanes <= 1 or connection.in_atomic_block:
         # Inside a transaction (a caller's, or a test's) other connections would not see its rows.
-        more = _claim_lane(sql, extra, after=after, lane=0, lanes=1, progress=progress)
+        more = _claim_lane(sql, extra, after=after, lane=EVERY_ID, progress=progress)
         return claimed + more[0], notices + more[1]
     # A backlog: the lanes carry on from where the first chunk stopped, each on its own connection.
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
     lock = threading.Lock()
+    with connection.cursor() as cursor:
+        cursor.execute(_BOUNDS[sql], {"now": extra["now"]})
+        low, high = cursor.fetchone()
+    if low is None:
+        return claimed, notices
+    step = (high - low) // lanes + 1
+    ranges = [(low + n * step, low + (n + 1) * step) for n in range(lanes)]
+    ranges[-1] = (ranges[-1][0], EVERY_ID[1])
 
-    def lane_run(lane: int) -> tuple[int, int]:
+    def lane_run(lane: tuple[int, int]) -> tuple[int, int]:
         try:
-            return _claim_lane(sql, extra, after=after, lane=lane, lanes=lanes, progress=progress, lock=lock)
+            return _claim_lane(sql, extra, after=after, lane=lane, progress=progress, lock=lock)
         finally:
             connection.close()
 
     with ThreadPoolExecutor(max_workers=lanes) as pool:
-        results = list(pool.map(lane_run, range(lanes)))
+        results = list(pool.map(lane_run, ranges))
     return claimed + sum(r[0] for r in results), notices + sum(r[1] for r in results)
 
 
-def _claim_lane(sql, extra, *, after, lane, lanes, progress=None, lock=None) -> tuple[int, int]:
+def _claim_lane(sql, extra, *, after, lane, progress=None, lock=None) -> tuple[int, int]:
     claimed_total = notices_total = 0
     while True:
-        claimed, notices, seen, after = _claim_chunk(sql, extra, after=after, lane=lane, lanes=lanes)
+        claimed, notices, seen, after = _claim_chunk(sql, extra, after=after, lane=lane)
         claimed_total += claimed
         notices_total += notices
         if lock is None:
@@ -516,10 +537,11 @@ def _claim_lane(sql, extra, *, after, lane, lanes, progress=None, lock=None) -> 
             return claimed_total, notices_total
 
 
-def _claim_chunk(sql, extra, *, after, lane, lanes) -> tuple[int, int, int, tuple]:
+def _claim_chunk(sql, extra, *, after, lane) -> tuple[int, int, int, tuple]:
     """One statement, one transaction: a chunk's claims and notices commit together."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, {**extra, "after_at": after[0], "after_id": after[1], "lane": lane, "lanes": lanes})
+        cursor.execute(sql, {**extra, "after_at": after[0], "after_id": after[1], "lane_lo": lane[0],
+                             "lane_hi": lane[1]})
         seen, claimed, notices, recipients, last_at, last_id = cursor.fetchone()
         _forget_unread(recipients)
     return claimed, notices, seen, (last_at, last_id)
