@@ -34,8 +34,13 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 def _database_url() -> str:
-    """The URL of the database this process uses (in tests: the test database, not DATABASE_URL's)."""
+    """DATABASE_URL as is (options such as sslmode kept) unless this process uses another database (tests)."""
+    from urllib.parse import urlsplit
+
     db = connection.settings_dict
+    current = os.environ.get("DATABASE_URL", "")
+    if current and urlsplit(current).path.lstrip("/") == db["NAME"]:
+        return current
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
