@@ -225,8 +225,10 @@ def test_the_seed_writes_one_import_entry_and_no_entry_per_row(org):
     assert entry.detail["customers"] == 80
     assert entry.detail["accounts"] == Account.objects.count()
     assert entry.detail["transactions"] == Transaction.objects.count()
-    assert not AuditEntry.objects.filter(object_type__in=SEEDED_TABLES).exclude(
-        action=AuditEntry.Action.IMPORT).exists()
+    # No per-row trail from the bulk load; business actions the demo then takes through services (a
+    # referral's specialist given access to the customer) are audited as such.
+    assert not AuditEntry.objects.filter(object_type__in=SEEDED_TABLES, action__in=[
+        AuditEntry.Action.CREATE, AuditEntry.Action.UPDATE, AuditEntry.Action.DELETE]).exists()
     with connection.cursor() as cursor:
         cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'customers_%%_audit' AND tgenabled <> 'O'")
         assert cursor.fetchall() == []
