@@ -93,6 +93,7 @@ class ImportJob(models.Model):
         CUSTOMERS = "customers", _("Customers")
         ACCOUNTS = "accounts", _("Accounts and holdings")
         TRANSACTIONS = "transactions", _("Transactions")
+        LEADS = "leads", _("Leads")
 
     class Mode(models.TextChoices):
         CREATE = "create", _("Create new rows only")

@@ -19,10 +19,8 @@ HEADER = ["姓名", "手机号", "产品意向", "所属网点", "来源渠道",
 
 
 def _import(actor, rows):
-    # ImportJob.Kind does not list "leads" yet (reports' model): the job is made here as import_start would.
-    job = ImportJob.objects.create(kind="leads", mode="create", created_by=actor, branch=actor.branch,
-                                   original_name="leads.csv")
-    job.file.save("leads.csv", ContentFile(csv_bytes([HEADER, *rows])), save=True)
+    job = imports.import_start(actor=actor, upload=ContentFile(csv_bytes([HEADER, *rows]), name="leads.csv"),
+                               kind="leads", mode="create")
     pipeline.validate(job.pk)
     job.refresh_from_db()
     return job
@@ -70,3 +68,11 @@ def test_imported_leads_are_sealed_linked_to_customers_and_duplicates_refused(or
     assert (fresh.customer, fresh.matched_customer, fresh.channel, fresh.branch.code) == (None, False, "import",
                                                                                           "BJ02")
     assert Lead.objects.count() == 3
+
+
+def test_operations_staff_are_offered_leads_on_the_import_form_and_rms_nothing(org, client_for):
+    assert ("leads", "Leads") in imports.importable_kinds(org["ops1"])
+    assert imports.importable_kinds(org["rm1"]) == []
+    page = client_for("ops1").get("/imports/new/")
+    assert page.status_code == 200
+    assert 'value="leads"' in page.content.decode()
