@@ -128,5 +128,6 @@ def read_rows(stream: IO[bytes], *, file_format: str, encoding: str) -> Iterator
     """(row number as a spreadsheet shows it — the header is row 1 —, text cells); blank lines skipped."""
     rows = read_xlsx(stream) if file_format == "xlsx" else read_csv(stream, encoding)
     for number, row in enumerate(rows, start=1):
-        if any(cell.strip() for cell in row):
+        # csv gives [] for an empty line; the first cell usually settles it without a generator.
+        if row and (row[0].strip() or any(cell.strip() for cell in row)):
             yield number, row

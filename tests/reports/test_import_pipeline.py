@@ -341,7 +341,7 @@ def test_an_operator_cannot_change_customers_outside_their_branches(org):
 def test_relationship_managers_may_not_import(org):
     assert imports.importable_kinds(org["rm1"]) == []
     assert [kind for kind, _label in imports.importable_kinds(org["ops1"])] == [
-        "customers", "accounts", "transactions"]
+        "customers", "accounts", "transactions", "leads"]
     with pytest.raises(PermissionDenied):
         imports.import_start(actor=org["rm1"], upload=upload(csv_bytes(_customer_rows())), kind="customers",
                              mode="create")
