@@ -46,8 +46,18 @@ def _wait_healthy(timeout: float = 60) -> None:
             time.sleep(1)
 
 
+def _stop_on_terminate() -> None:
+    """SIGTERM/SIGHUP (a `kill`, a closed terminal, a supervisor) stop everything as Ctrl-C does."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+
+
 def run() -> int:
     os.environ.setdefault("DJANGO_DEBUG", "true")
+    _stop_on_terminate()
     started = devservers.ensure_environment()
     children: list[subprocess.Popen] = []
     try:
@@ -95,6 +105,7 @@ def run() -> int:
 
 def run_with_servers(command: list[str], *, redis_db: int = 0) -> int:
     os.environ.setdefault("DJANGO_DEBUG", "true")
+    _stop_on_terminate()
     embedded_redis = not os.environ.get("REDIS_URL")
     started = devservers.ensure_environment()
     if redis_db and embedded_redis:
@@ -103,6 +114,8 @@ def run_with_servers(command: list[str], *, redis_db: int = 0) -> int:
         os.environ["REDIS_URL"] = devservers.redis_url().rsplit("/", 1)[0] + f"/{redis_db}"
     try:
         return subprocess.run(command, cwd=devservers.ROOT, check=False).returncode  # noqa: S603
+    except KeyboardInterrupt:
+        return 130
     finally:
         if started:
             devservers.stop(tuple(started))
