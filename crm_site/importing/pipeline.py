@@ -408,11 +408,17 @@ def _commit_rows(job, resource: FastImport) -> dict[str, int]:
         update_columns = resource.update_columns(_context_for(job))
         cursor.execute(f"DROP TABLE IF EXISTS {before}")
         if job.count_changed and update_columns:
-            cursor.execute(f"CREATE TABLE {before} AS SELECT t.* FROM {table} AS t "  # noqa: S608
+            # Set-based: the before-images (only the columns an update writes, which is all a revert restores)
+            # in one statement, then one UPDATE … FROM the staging table (ANALYZEd at the end of validation,
+            # so the planner sizes the join) that skips rows someone else already brought to the same values.
+            kept = ", ".join(f"t.{column}" for column in update_columns)
+            cursor.execute(f"CREATE TABLE {before} AS SELECT t.id, {kept} FROM {table} AS t "  # noqa: S608
                            f"JOIN {stage} AS s ON s._target_id = t.id AND s._action = %s", [CHANGED])
             assignments = ", ".join(f"{column} = s.{column}" for column in update_columns)
+            changed = " OR ".join(f"t.{column} IS DISTINCT FROM s.{column}"
+                                  for column in update_columns if column != "updated_at")
             cursor.execute(f"UPDATE {table} AS t SET {assignments} FROM {stage} AS s "  # noqa: S608
-                           f"WHERE s._action = %s AND t.id = s._target_id", [CHANGED])
+                           f"WHERE s._action = %s AND t.id = s._target_id AND ({changed or 'true'})", [CHANGED])
             updated = cursor.rowcount
         resource.after_write(cursor, stage=stage)
         # Deferred foreign keys are checked now, inside the statement that can still report them.

@@ -9,7 +9,9 @@ validation is rebuilding; a shard also stops when the job's attempt number is no
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import csv
 import ctypes
 import json
 import os
@@ -45,10 +47,42 @@ def _database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def find_duplicates(resource, plan, stream, *, encoding: str) -> tuple[dict[int, int], int]:
-    """{row number: first row with the same key} over the whole file, and the number of data rows."""
+# Encodings in which the byte 0x0A only ever means a line feed, so a file splits into lines as bytes.
+LINE_SAFE = {"utf-8", "utf-8-sig", "utf8", "gb18030", "gbk", "gb2312", "ascii"}
+
+
+def _tracked_rows(stream, encoding: str, offset: int = 0):
+    """(byte offset after the record, cells) of the CSV records from `offset`: csv.reader pulls lines only until
+    its record is complete, so the offset after a record is where the next one begins."""
+    stream.seek(offset)
+    decode = codecs.getincrementaldecoder(encoding if offset == 0 else encoding.replace("-sig", ""))("strict").decode
+    position = [offset]
+
+    def lines():
+        for line in iter(stream.readline, b""):  # only b"\n" ends a line (a File's iterator seeks to 0)
+            position[0] += len(line)
+            yield decode(line)
+
+    for cells in csv.reader(lines()):
+        yield position[0], cells
+
+
+def _has_cells(row: list[str]) -> bool:
+    return bool(row) and bool(row[0].strip() or any(cell.strip() for cell in row))
+
+
+def find_duplicates(resource, plan, stream, *, encoding: str, chunk_rows: int = 0
+                    ) -> tuple[dict[int, int], int, list[tuple[int, int]] | None]:
+    """{row number: first row with the same key} over the whole file, the number of data rows, and where each
+    chunk of `chunk_rows` rows begins ([(byte offset, row number)]) so that a shard parses only its own chunks.
+    The bounds are None when the file cannot be split as bytes (then every shard reads the whole file)."""
     from .pipeline import raw_values
 
+    if chunk_rows and encoding.lower() in LINE_SAFE:
+        try:
+            return _find_tracked(resource, plan, stream, encoding=encoding, chunk_rows=chunk_rows)
+        except (UnicodeDecodeError, csv.Error, ValueError):
+            pass  # the reading below names the problem as a single process would
     seen: dict[Any, int] = {}
     duplicates: dict[int, int] = {}
     rows = read_rows(stream, file_format="csv", encoding=encoding)
@@ -62,13 +96,56 @@ def find_duplicates(resource, plan, stream, *, encoding: str) -> tuple[dict[int,
         first = seen.setdefault(key, number)
         if first != number:
             duplicates[number] = first
-    return duplicates, count
+    return duplicates, count, None
+
+
+def _find_tracked(resource, plan, stream, *, encoding: str, chunk_rows: int):
+    from .pipeline import raw_values
+
+    seen: dict[Any, int] = {}
+    duplicates: dict[int, int] = {}
+    bounds: list[tuple[int, int]] = []
+    count = 0
+    rows = _tracked_rows(stream, encoding)
+    offset, _header = next(rows)
+    number = 1
+    for end, cells in rows:
+        number += 1
+        if not _has_cells(cells):
+            offset = end
+            continue
+        if count % chunk_rows == 0:
+            bounds.append((offset, number))
+        offset = end
+        count += 1
+        key = resource.raw_key(raw_values(plan, cells))
+        if key is None:
+            continue
+        first = seen.setdefault(key, number)
+        if first != number:
+            duplicates[number] = first
+    return duplicates, count, bounds
+
+
+def chunk_at(stream, encoding: str, offset: int, number: int, size: int) -> list[tuple[int, list[str]]]:
+    """The chunk of `size` rows that begins at a byte offset with the given row number (blank lines skipped)."""
+    chunk = []
+    for _end, cells in _tracked_rows(stream, encoding, offset):
+        if _has_cells(cells):
+            chunk.append((number, cells))
+            if len(chunk) >= size:
+                break
+        number += 1
+    return chunk
 
 
 def validate_sharded(job, resource, plan, stream, *, encoding: str, processes: int):
+    from django.conf import settings
+
     from .pipeline import Tally
 
-    duplicates, _count = find_duplicates(resource, plan, stream, encoding=encoding)
+    duplicates, _count, bounds = find_duplicates(resource, plan, stream, encoding=encoding,
+                                                 chunk_rows=settings.IMPORT_CHUNK_ROWS)
     from django.utils import translation
 
     # The shards write messages in the language this validation speaks, and to the database it uses.
@@ -77,7 +154,7 @@ def validate_sharded(job, resource, plan, stream, *, encoding: str, processes: i
     root = Path(__file__).resolve().parent.parent.parent
     with tempfile.TemporaryDirectory() as folder:
         dup_path = Path(folder) / "duplicates.json"
-        dup_path.write_text(json.dumps(duplicates))
+        dup_path.write_text(json.dumps({"duplicates": duplicates, "bounds": bounds}))
         children = []
         for shard in range(processes):
             out = Path(folder) / f"shard{shard}.json"
@@ -107,7 +184,9 @@ def run_shard(job_id: int, attempt: int, shard: int, shards: int, dup_path: str,
 
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
     resource = get_resource(job.kind)
-    duplicates = {int(row): first for row, first in json.loads(Path(dup_path).read_text()).items()}
+    found = json.loads(Path(dup_path).read_text())
+    duplicates = {int(row): first for row, first in found["duplicates"].items()}
+    bounds = found["bounds"]
     plan = ChunkPlan([tuple(pair) for pair in job.columns], 0)
     plan.width = len(job.columns)
     ctx = context_for(job, resource, plan)
@@ -118,10 +197,18 @@ def run_shard(job_id: int, attempt: int, shard: int, shards: int, dup_path: str,
 
     try:
         with job.file.open("rb") as stream:
-            rows = read_rows(stream, file_format="csv", encoding=job.encoding_used)
-            next(rows)
-            for index, chunk in enumerate(_chunks(rows, settings.IMPORT_CHUNK_ROWS)):
-                if index % shards != shard:
+            if bounds is not None:
+                # Only this shard's chunks are parsed: each begins at the byte offset the parent noted.
+                chunks = (chunk_at(stream, job.encoding_used, offset, number, settings.IMPORT_CHUNK_ROWS)
+                          if index % shards == shard else None
+                          for index, (offset, number) in enumerate(bounds))
+            else:
+                rows = read_rows(stream, file_format="csv", encoding=job.encoding_used)
+                next(rows)
+                chunks = (chunk if index % shards == shard else None
+                          for index, chunk in enumerate(_chunks(rows, settings.IMPORT_CHUNK_ROWS)))
+            for chunk in chunks:
+                if chunk is None:
                     continue
                 if ImportJob.objects.filter(pk=job_id, attempts=attempt).count() != 1:
                     raise SystemExit(_("validation restarted elsewhere"))

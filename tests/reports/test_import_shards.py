@@ -53,3 +53,30 @@ def test_two_shards_find_what_one_process_finds(org, settings, small_chunks):
     assert two_staged == one_staged
     assert two.first_errors == one.first_errors
     assert ImportJob.objects.count() == 2
+
+
+def test_shards_reading_their_own_chunks_number_rows_as_one_process_does(org, settings, small_chunks):
+    """Blank lines, a BOM and a quoted line break: each shard starts at its chunk's byte offset and still
+    names the same rows as one process reading the whole file."""
+    rows = [["客户号", "姓名", "地址", "所属网点"]]
+    for n in range(260):
+        rows.append([f"B{n:09d}", "李四", "北京市\n海淀区" if n % 41 == 0 else "北京市", "BJ01" if n % 29 else "XX99"])
+        if n % 67 == 0:
+            rows.append(["", "", "", ""])
+    feed = b"\xef\xbb\xbf" + csv_bytes(rows)
+
+    def run(processes: int):
+        settings.IMPORT_VALIDATION_PROCESSES = processes
+        job = imports.import_start(actor=org["ops1"], upload=upload(feed), kind="customers", mode="create")
+        pipeline.validate(job.pk)
+        job.refresh_from_db()
+        errors = list(ImportRowError.objects.filter(job=job).order_by("row", "id").values_list("row", "message"))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT _row, customer_no, address_masked FROM {job.stage_table} ORDER BY _row")  # noqa: S608
+            return job, errors, cursor.fetchall()
+
+    one, one_errors, one_staged = run(1)
+    two, two_errors, two_staged = run(2)
+    assert (two.status, two.rows_total, two.count_invalid) == ("validated", 260, 9)
+    assert two_errors == one_errors
+    assert two_staged == one_staged
