@@ -102,12 +102,12 @@ def _load_book(rm, rng: random.Random) -> int:
                 customer = timeline_customer if n < TIMELINE_ENTRIES else rng.choice(ids)
                 when = start + dt.timedelta(seconds=rng.randint(0, 730 * 86400 - 60))
                 yield (customer, rm.pk, rng.choice(CHANNELS), "out", when, "follow_up", f"基准联系记录 {n}", "", "",
-                       "", "", "", None, n % 50 == 0, 1, None, when)
+                       "", "", "", None, n % 50 == 0, 1, None, when, "")
 
         _copy(cursor, "interactions_interaction",
               ("customer_id", "actor_id", "channel", "direction", "occurred_at", "purpose", "summary", "feedback",
                "sentiment", "agreements", "next_step", "related_type", "related_id", "confidential", "version",
-               "corrected_at", "created_at"), interactions())
+               "corrected_at", "created_at", "void_reason"), interactions())
         cursor.execute("""
             INSERT INTO interactions_timelineevent (customer_id, kind, occurred_at, title, url, actor_id,
                                                     interaction_id, source_key)
