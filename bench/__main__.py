@@ -40,6 +40,8 @@ def main(argv: list[str]) -> int:
                         help="measure the bench database as it is (no drop, no seed): repeat runs at 1M")
     parser.add_argument("--only", default="",
                         help="comma-separated bench functions to run (e.g. cleansing,metrics,dedup); default all")
+    parser.add_argument("--output", default=str(RESULTS / "latest.json"),
+                        help="where the figures go (default bench/results/latest.json)")
     args = parser.parse_args(argv)
     wanted = {name.strip() for name in args.only.split(",") if name.strip()}
 
@@ -111,8 +113,8 @@ def main(argv: list[str]) -> int:
         export_bench.export(results, scale=args.scale)
     results["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    latest = RESULTS / "latest.json"
+    latest = Path(args.output)
+    latest.parent.mkdir(parents=True, exist_ok=True)
     if wanted and latest.exists():
         # A partial run updates its own figures in a file of the same scale and keeps the others.
         previous = json.loads(latest.read_text())
