@@ -152,7 +152,8 @@ def import_revert(request, pk: int):
     except ValidationError as exc:
         _say(request, exc)
     else:
-        messages.success(request, _("Import #%(id)s is reverted.") % {"id": job.pk})
+        messages.success(request, _("Import #%(id)s is being reverted: the page shows when it is done.")
+                         % {"id": job.pk})
     return redirect(job)
 
 

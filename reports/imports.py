@@ -19,8 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm_site.importing import get_resource, registered_kinds
-from crm_site.importing.pipeline import CommitRefused, drop_tables
-from crm_site.importing.pipeline import revert as pipeline_revert
+from crm_site.importing.pipeline import drop_tables, has_working_data
 from org.audit import audit_record
 from org.models import AuditEntry
 
@@ -154,25 +153,29 @@ def import_commit(*, job: ImportJob, actor: Any, accept_partial: bool = False) -
 
 @transaction.atomic
 def import_revert(*, job: ImportJob, actor: Any) -> ImportJob:
-    """Within IMPORT_REVERT_WINDOW: remove the rows the import created and restore the rows it updated."""
+    """Within IMPORT_REVERT_WINDOW: queue the revert (remove the rows the import created, restore those it updated).
+
+    The revert itself runs in a Celery task (reports/tasks.py, acks_late) in one transaction; the job shows
+    "reverting" until then. Who asked is recorded now and named in the audit entry the task writes.
+    """
+    from .tasks import import_revert as import_revert_task
+
     require_import_permission(actor)
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if job.status == ImportJob.Status.REVERTING:
+        return job  # a second click: the first one is on its way
     if job.status != ImportJob.Status.COMMITTED:
         raise ValidationError(_("Only a committed import can be reverted."))
     if job.committed_at is None or timezone.now() - job.committed_at > settings.IMPORT_REVERT_WINDOW:
         raise ValidationError(_("This import was committed more than %(days)d days ago; it can no longer be "
                                 "reverted.") % {"days": settings.IMPORT_REVERT_WINDOW.days})
-    try:
-        counts = pipeline_revert(job)
-    except CommitRefused as exc:
-        raise ValidationError(exc.message) from None
-    job.status = ImportJob.Status.REVERTED
-    job.reverted_at = timezone.now()
+    if not has_working_data(job):
+        raise ValidationError(_("This import's working data was deleted with its file; it cannot be reverted."))
+    job.status = ImportJob.Status.REVERTING
     job.reverted_by = actor
-    job.save(update_fields=["status", "reverted_at", "reverted_by"])
-    audit_record(action=AuditEntry.Action.IMPORT, actor=actor, obj=job,
-                 detail={"step": "revert", "kind": job.kind, "removed": counts["removed"],
-                         "restored": counts["restored"]})
+    job.revert_error = ""
+    job.save(update_fields=["status", "reverted_by", "revert_error"])
+    _enqueue(import_revert_task, job.pk)
     return job
 
 
@@ -188,7 +191,8 @@ def import_files_purge(*, older_than_days: int | None = None) -> int:
     cutoff = timezone.now() - timezone.timedelta(days=days)
     purged = 0
     for job in ImportJob.objects.filter(created_at__lt=cutoff, file_purged_at__isnull=True).exclude(
-            status__in=[ImportJob.Status.VALIDATING, ImportJob.Status.COMMITTING]).iterator():
+            status__in=[ImportJob.Status.VALIDATING, ImportJob.Status.COMMITTING,
+                        ImportJob.Status.REVERTING]).iterator():
         if job.file:
             job.file.delete(save=False)
         drop_tables(job)

@@ -108,6 +108,7 @@ class ImportJob(models.Model):
         COMMITTED = "committed", _("Committed")
         REJECTED = "rejected", _("Rejected")
         FAILED = "failed", _("Failed")
+        REVERTING = "reverting", _("Reverting")
         REVERTED = "reverted", _("Reverted")
 
     kind = models.CharField(_("type"), max_length=16, choices=Kind.choices)
@@ -155,6 +156,9 @@ class ImportJob(models.Model):
     reverted_at = models.DateTimeField(_("reverted"), null=True, blank=True)
     reverted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("reverted by"), null=True,
                                     blank=True, on_delete=models.SET_NULL, related_name="+")
+    revert_error = models.TextField(
+        _("revert refused"), blank=True,
+        help_text=_("Why the last revert asked for was refused; the import stayed as committed."))
     file_purged_at = models.DateTimeField(_("file deleted"), null=True, blank=True)
     job_run = models.ForeignKey(JobRun, verbose_name=_("job run"), null=True, blank=True,
                                 on_delete=models.SET_NULL, related_name="+")
@@ -196,7 +200,8 @@ class ImportJob(models.Model):
 
     @property
     def is_running(self) -> bool:
-        return self.status in (self.Status.UPLOADED, self.Status.VALIDATING, self.Status.COMMITTING)
+        return self.status in (self.Status.UPLOADED, self.Status.VALIDATING, self.Status.COMMITTING,
+                               self.Status.REVERTING)
 
     @property
     def stage_table(self) -> str:

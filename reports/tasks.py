@@ -64,3 +64,13 @@ def import_commit(self, job_id: int) -> int:
 
     commit(job_id)
     return job_id
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=TRANSIENT_ERRORS,
+             retry_backoff=True, max_retries=5)
+def import_revert(self, job_id: int) -> int:
+    """Revert a committed import in one transaction; a redelivered message finds it reverted and stops."""
+    from crm_site.importing.pipeline import revert_job
+
+    revert_job(job_id)
+    return job_id

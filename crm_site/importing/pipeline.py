@@ -6,7 +6,8 @@
 - commit: ONE transaction: INSERT … SELECT the new rows, keep before-images of the rows to change, UPDATE …
   FROM the staging table, write one audit entry and mark the job committed. A redelivered commit finds
   "committed" under the row lock and does nothing; a killed one leaves nothing.
-- revert: ONE transaction: delete the created rows, restore the before-images.
+- revert: ONE transaction (a Celery task, like the commit): delete the created rows, restore the before-images,
+  and mark the job reverted in the same transaction, so a redelivered task finds it reverted and stops.
 """
 
 from __future__ import annotations
@@ -431,6 +432,42 @@ def _commit_rows(job, resource: FastImport) -> dict[str, int]:
 
 def _context_for(job) -> ImportContext:
     return ImportContext(actor=job.created_by, mode=job.mode, fields=[name for _t, name in job.columns if name])
+
+
+def has_working_data(job) -> bool:
+    """Whether the job's staging table (what a revert needs) still exists; the retention job drops it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [job.stage_table])
+        return cursor.fetchone()[0] is not None
+
+
+def revert_job(job_id: int) -> Any:
+    """Revert a job marked "reverting" in one transaction; exactly once (the job row is the lock and the flag).
+
+    A redelivered task finds the job reverted and does nothing; a worker killed part-way leaves it "reverting"
+    with the rows untouched (the transaction rolled back), and the redelivery completes it. A refusal (rows the
+    import created are used by later data) puts the job back to committed with the reason.
+    """
+    job_model = _job_model()
+    try:
+        with transaction.atomic():
+            job = job_model.objects.select_for_update().get(pk=job_id)
+            if job.status != job_model.Status.REVERTING:
+                return job  # reverted already (redelivered), or refused
+            counts = revert(job)
+            from org.audit import audit_record
+            from org.models import AuditEntry
+
+            audit_record(action=AuditEntry.Action.IMPORT, actor=job.reverted_by, obj=job,
+                         detail={"step": "revert", "kind": job.kind, "removed": counts["removed"],
+                                 "restored": counts["restored"]})
+            job_model.objects.filter(pk=job.pk).update(status=job_model.Status.REVERTED, reverted_at=timezone.now(),
+                                                       revert_error="")
+    except CommitRefused as exc:
+        log.warning("import %s: revert refused: %s", job_id, exc.message)
+        job_model.objects.filter(pk=job_id, status=job_model.Status.REVERTING).update(
+            status=job_model.Status.COMMITTED, reverted_by=None, revert_error=exc.message)
+    return job_model.objects.get(pk=job_id)
 
 
 def revert(job) -> dict[str, int]:

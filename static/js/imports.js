@@ -1,4 +1,4 @@
-// Import page: the status panel polls itself while a file is checked or committed (hx-trigger "every 1s").
+// Import page: the status panel polls itself while a file is checked, committed or reverted (hx-trigger "every 1s").
 // Loaded as a file (CSP forbids inline script).
 (function () {
   function isPanel(elt) {

@@ -48,6 +48,15 @@ def commit(job: ImportJob, actor, *, accept_partial: bool = False) -> ImportJob:
     return job
 
 
+def revert(job: ImportJob, actor) -> ImportJob:
+    """Ask for the revert (the page's button), then the revert task's work, run here in the test's process."""
+    job = imports.import_revert(job=job, actor=actor)
+    assert job.status == ImportJob.Status.REVERTING
+    pipeline.revert_job(job.pk)
+    job.refresh_from_db()
+    return job
+
+
 def run(actor, content: bytes, **kwargs) -> ImportJob:
     job = start(actor, content, **kwargs)
     assert job.status == ImportJob.Status.VALIDATED, (job.status, job.file_error, job.first_errors)

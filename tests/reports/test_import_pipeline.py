@@ -19,7 +19,7 @@ from org.models import AuditEntry, Branch
 from reports import imports
 from reports.models import ImportJob, ImportRowError
 
-from .importing import HEADER_EN, HEADER_ZH, commit, csv_bytes, resident_id, run, start, upload
+from .importing import HEADER_EN, HEADER_ZH, commit, csv_bytes, resident_id, revert, run, start, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -270,7 +270,7 @@ def test_update_changes_only_the_files_columns_and_revert_restores_them(org):
     assert zhang.id_number_enc == old_id  # not in the file: untouched
     li = Customer.objects.get(customer_no="C900000002")
     assert crypto.decrypt(li.phone_enc) == "+8613912345678"
-    imports.import_revert(job=job, actor=org["ops1"])
+    revert(job, org["ops1"])
     zhang.refresh_from_db()
     assert (zhang.phone_enc, zhang.occupation) == (old_phone, "")
     job.refresh_from_db()
@@ -280,12 +280,43 @@ def test_update_changes_only_the_files_columns_and_revert_restores_them(org):
 def test_revert_of_a_create_removes_exactly_its_rows_and_is_audited(org):
     job = run(org["ops1"], csv_bytes(_customer_rows()))
     other = Customer.objects.create(customer_no="C1", name="留下", home_branch=org["rm1"].branch)
-    imports.import_revert(job=job, actor=org["ops1"])
+    revert(job, org["ops1"])
     assert list(Customer.objects.filter(customer_no__startswith="C").values_list("pk", flat=True)) == [other.pk]
     entry = AuditEntry.objects.get(action="import", object_id=str(job.pk), detail__step="revert")
     assert (entry.detail["removed"], entry.detail["restored"]) == (2, 0)
     with pytest.raises(ValidationError, match="Only a committed import"):
         imports.import_revert(job=job, actor=org["ops1"])
+
+
+def test_revert_waits_for_its_task_and_a_second_delivery_changes_nothing(org):
+    job = run(org["ops1"], csv_bytes(_customer_rows()))
+    asked = imports.import_revert(job=job, actor=org["ops1"])
+    # Until the task runs (or after a worker was killed mid-revert) the rows are all there, the job "reverting".
+    assert (asked.status, asked.reverted_by, asked.reverted_at) == ("reverting", org["ops1"], None)
+    assert Customer.objects.filter(customer_no__startswith="C9").count() == 2
+    assert imports.import_revert(job=job, actor=org["ops1"]).status == "reverting"  # a second click: no-op
+    pipeline.revert_job(job.pk)
+    reverted = ImportJob.objects.get(pk=job.pk)
+    assert reverted.status == "reverted"
+    unrelated = Customer.objects.create(customer_no="C2", name="后来的", home_branch=org["rm1"].branch)
+    pipeline.revert_job(job.pk)  # the message delivered again (worker lost before the ack)
+    again = ImportJob.objects.get(pk=job.pk)
+    assert (again.status, again.reverted_at) == ("reverted", reverted.reverted_at)
+    assert list(Customer.objects.filter(customer_no__startswith="C").values_list("pk", flat=True)) == [unrelated.pk]
+    assert AuditEntry.objects.filter(action="import", object_id=str(job.pk), detail__step="revert").count() == 1
+
+
+def test_a_revert_refused_by_later_data_leaves_the_import_committed_and_says_why(org):
+    job = run(org["ops1"], csv_bytes(_customer_rows()))
+    zhang = Customer.objects.get(customer_no="C900000001")
+    product = Product.objects.create(code="DD01", name="活期", category="deposit")
+    Account.objects.create(customer=zhang, product=product, number="6222000011112222", balance=Decimal("5000"),
+                           opened_on=dt.date(2020, 1, 1))
+    job = revert(job, org["ops1"])
+    assert (job.status, job.reverted_by) == ("committed", None)
+    assert "used by later data" in job.revert_error
+    assert Customer.objects.filter(customer_no__startswith="C9").count() == 2
+    assert not AuditEntry.objects.filter(action="import", object_id=str(job.pk), detail__step="revert").exists()
 
 
 def test_revert_is_refused_after_the_window(org, settings):

@@ -389,7 +389,17 @@ def test_revert_needs_confirmation_then_removes_the_created_customers(client_for
 
     response = client.post(reverse("imports:import-revert", args=[job.pk]), {"confirm": "on"}, follow=True)
     page = response.content.decode()
-    assert f"Import #{job.pk} is reverted." in page
+    assert f"Import #{job.pk} is being reverted: the page shows when it is done." in page
+    # Queued for the worker: the rows are still there and the page keeps polling with the indeterminate bar.
+    assert 'hx-trigger="every 1s"' in page
+    assert 'data-testid="import-reverting"' in page
+    assert 'data-testid="import-revert-form"' not in page
+    assert Customer.objects.filter(customer_no__startswith="C8").count() == 3
+
+    pipeline.revert_job(job.pk)  # what the worker does with the queued message
+
+    page = client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="every 1s"' not in page
     assert 'data-testid="import-reverted-note"' in page
     assert 'data-testid="import-revert-form"' not in page
     assert not Customer.objects.filter(customer_no__startswith="C8").exists()
@@ -490,7 +500,8 @@ def test_upload_preview_download_commit_revert_on_a_real_worker(client_for, org,
     assert "C800000001" in listing
 
     client.post(reverse("imports:import-revert", args=[job.pk]), {"confirm": "on"})
-    assert _job_status(job) == ImportJob.Status.REVERTED
+    wait_for(lambda: _job_status(job) == ImportJob.Status.REVERTED, what="revert on the worker")
+    assert job.reverted_by == org["ops1"]
     assert not Customer.objects.exists()
     assert list(AuditEntry.objects.filter(action=AuditEntry.Action.IMPORT, object_id=str(job.pk))
                 .values_list("detail__step", flat=True).order_by("id"))[-1] == "revert"
