@@ -4,7 +4,9 @@ revert, the history and its query budget, and the whole flow on a real Celery wo
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
@@ -13,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from crm_site.importing import pipeline
-from customers.models import Customer
+from customers.models import Account, Customer, Product
 from org.models import AuditEntry, Branch, User
 from org.roles import Role
 from reports.models import ImportJob
@@ -403,6 +405,21 @@ def test_revert_needs_confirmation_then_removes_the_created_customers(client_for
     assert 'data-testid="import-reverted-note"' in page
     assert 'data-testid="import-revert-form"' not in page
     assert not Customer.objects.filter(customer_no__startswith="C8").exists()
+
+
+def test_a_revert_refused_on_the_worker_says_why_and_can_be_asked_again(client_for, org):
+    job = commit(start(org["ops1"], csv_bytes(_rows(broken=False))), org["ops1"])
+    product = Product.objects.create(code="DD01", name="活期", category="deposit")
+    Account.objects.create(customer=Customer.objects.get(customer_no="C800000001"), product=product,
+                           number="6222000011112222", balance=Decimal("100"), opened_on=dt.date(2020, 1, 1))
+    client = client_for("ops1")
+    client.post(reverse("imports:import-revert", args=[job.pk]), {"confirm": "on"})
+    pipeline.revert_job(job.pk)  # what the worker does with the queued message
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert 'data-testid="import-revert-error"' in page
+    assert "used by later data" in page
+    assert 'data-testid="import-revert-form"' in page
+    assert Customer.objects.filter(customer_no__startswith="C8").count() == 3
 
 
 def test_revert_is_not_offered_after_the_window(client_for, org, settings):
