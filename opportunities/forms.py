@@ -69,7 +69,7 @@ class OverrideRequestForm(forms.Form):
 
 class OverrideDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
-    note = forms.CharField(label=_("Note"), max_length=300, required=False,
+    note = forms.CharField(label=pgettext_lazy("approval", "Note"), max_length=300, required=False,
                            help_text=_("Required when you reject the request."))
 
 
