@@ -19,8 +19,18 @@ from crm_site.masking import mask_middle
 _registry: dict[str, type[FastImport]] = {}
 
 
+# The hooks every resource writes itself: there is no sensible default for validating a row, finding the rows
+# on file, comparing, or laying out the staging row.
+REQUIRED_HOOKS = ("clean_row", "existing", "differs", "update_columns", "stage_row")
+
+
 def register(resource: type[FastImport]) -> type[FastImport]:
-    """Make a resource's kind importable (class decorator)."""
+    """Make a resource's kind importable (class decorator). A resource missing a hook or its kind, key or
+    table is refused here, when its module is imported, rather than half-way through an operator's file."""
+    missing = [hook for hook in REQUIRED_HOOKS if not callable(getattr(resource, hook, None))]
+    missing += [name for name in ("import_kind", "natural_key", "target_table") if not getattr(resource, name)]
+    if missing:
+        raise TypeError(f"import resource {resource.__name__} does not define: {', '.join(missing)}")
     _registry[resource.import_kind] = resource
     return resource
 
@@ -76,7 +86,17 @@ FORMULA_START = ("=", "+", "@", "\t", "\r")
 
 
 class FastImport:
-    """The fast path of a resource. Subclasses set the attributes and implement the hooks below."""
+    """The fast path of a resource. Subclasses set the attributes below, implement the hooks `register` checks
+    for, and may override the optional hooks defined here:
+
+    - `clean_row(ctx, raw) -> dict`: validated, normalised values of one row (logical fields), or raise
+      RowError naming each bad field.
+    - `existing(ctx, cursor, keys) -> {key: {"id": …, …}}`: the rows already on file for these keys.
+    - `differs(ctx, values, current) -> bool`: whether the row would change what is on file.
+    - `update_columns(ctx) -> [column]`: physical columns an update writes, given the file's fields.
+    - `stage_row(ctx, values, current) -> tuple`: physical values in stage_columns order (personal data sealed
+      here).
+    """
 
     import_kind: str = ""
     import_label: Any = ""
@@ -121,10 +141,6 @@ class FastImport:
     def prepare(self, ctx: ImportContext) -> None:
         """Load what validation looks up (branches, staff, products) once per job into ctx.lookups."""
 
-    def clean_row(self, ctx: ImportContext, raw: dict[str, str]) -> dict[str, Any]:
-        """Validated, normalised values of one row (logical fields), or RowError naming each bad field."""
-        raise NotImplementedError
-
     def resolve(self, ctx: ImportContext, cursor, rows: list[dict[str, Any]]) -> list[list[tuple[str, str, str]]]:
         """Per chunk: look up what rows refer to (customers of accounts …) in one query; problems per row."""
         return [[] for _row in rows]
@@ -136,23 +152,8 @@ class FastImport:
     def key_of(self, values: dict[str, Any]) -> Any:
         return values[self.natural_key]
 
-    def existing(self, ctx: ImportContext, cursor, keys: list[Any]) -> dict[Any, dict[str, Any]]:
-        """The rows already on file for these keys: key → dict with at least "id"."""
-        raise NotImplementedError
-
     def check_existing(self, ctx: ImportContext, values: dict[str, Any], current: dict[str, Any]) -> None:
         """RowError when the row on file may not be changed by this operator (outside their reach)."""
-
-    def differs(self, ctx: ImportContext, values: dict[str, Any], current: dict[str, Any]) -> bool:
-        raise NotImplementedError
-
-    def update_columns(self, ctx: ImportContext) -> list[str]:
-        """Physical columns an update writes, given the file's fields."""
-        raise NotImplementedError
-
-    def stage_row(self, ctx: ImportContext, values: dict[str, Any], current: dict[str, Any] | None) -> tuple:
-        """Physical values in stage_columns order (personal data sealed here)."""
-        raise NotImplementedError
 
     def after_write(self, cursor, *, stage: str) -> None:
         """Set-based follow-up in the commit's (or revert's) transaction, e.g. recompute AUM."""

@@ -469,3 +469,19 @@ def test_the_bulk_sealer_seals_as_pii_seal_does(settings):
         assert crypto.key_id_of(sealed) == crypto.key_id_of(expected.enc)
         assert (index(BLIND_KINDS[field], value) if field in BLIND_KINDS else "") == expected.bidx
         assert MASKS[field](value) == expected.masked
+
+
+def test_a_resource_missing_a_hook_is_refused_when_it_registers_not_half_way_through_a_file():
+    from crm_site.importing.spec import FastImport, register, registered_kinds
+
+    class Incomplete(FastImport):
+        import_kind = "incomplete"
+        natural_key = "number"
+        target_table = "customers_customer"
+
+        def clean_row(self, ctx, raw):
+            return raw
+
+    with pytest.raises(TypeError, match="existing, differs, update_columns, stage_row"):
+        register(Incomplete)
+    assert "incomplete" not in registered_kinds()
