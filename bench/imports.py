@@ -41,15 +41,17 @@ def _resident_id(rng: random.Random) -> str:
 
 
 def write_customer_csv(path: Path, count: int, *, branches: list[str], rms: list[str], seed: int = 5,
-                       start: int = 1, occupation: str = "") -> None:
-    """A deterministic customer feed as operations would receive it (UTF-8, Chinese headers)."""
+                       start: int = 1, occupation: str = "", phone_salt: int = 4_242) -> None:
+    """A deterministic customer feed as operations would receive it (UTF-8, Chinese headers). The same seed
+    gives the same customers; another `phone_salt` gives them other mobile numbers (a contact-data refresh)."""
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         for number in range(start, start + count):
             name = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.7 else "")
-            phone = f"1{rng.choice(('38', '39', '58', '59', '86', '88'))}{(number * 7_919_617 + 4_242) % 10**8:08d}"
+            prefix = rng.choice(("38", "39", "58", "59", "86", "88"))
+            phone = f"1{prefix}{(number * 7_919_617 + phone_salt) % 10**8:08d}"
             writer.writerow([
                 f"{PREFIX}{number:010d}", name, "个人", _resident_id(rng), phone,
                 f"user{number}@example.com" if rng.random() < 0.4 else "", f"北京市海淀区学院路{number % 399 + 1}号",
@@ -208,10 +210,11 @@ def _measure(results: dict, folder: Path, feed: Path, count: int, *, actor, bran
         cursor.execute("DROP TABLE bench_raw_customer")
     results["import_raw_copy_s"] = round(raw_s, 3)
     results["import_vs_raw_copy_ratio"] = round(total / raw_s, 2)
-    # Update 100,000 of them: new phone numbers and occupation.
+    # Update 100,000 of them, as a monthly contact-data refresh from core banking would: the full rows again (every
+    # column is read, cleaned and compared), with new mobile numbers and a new occupation.
     updates = min(100_000, count)
     changed = folder / "update.csv"
-    write_customer_csv(changed, updates, branches=branches, rms=rms, seed=6, occupation="律师")
+    write_customer_csv(changed, updates, branches=branches, rms=rms, occupation="律师", phone_salt=7_777)
     update_job, u_validate, u_commit, u_peak = _import(changed, actor=actor, mode="update", done=done)
     results["import_update_rows"] = updates
     results["import_update_100k_s"] = round(u_validate + u_commit, 3)
@@ -224,6 +227,14 @@ def _measure(results: dict, folder: Path, feed: Path, count: int, *, actor, bran
     _child("validate", again.pk)
     again.refresh_from_db()
     results["import_rerun_unchanged"] = again.count_unchanged
+    # The harder case: a file that changes every column of the same customers (other names, IDs, phones,
+    # branches and RMs), so every index of every row is rewritten. Reverted straight away.
+    rewrite = folder / "rewrite.csv"
+    write_customer_csv(rewrite, updates, branches=branches, rms=rms, seed=6, occupation="律师")
+    rewrite_job, r_validate, r_commit, r_peak = _import(rewrite, actor=actor, mode="update", done=done)
+    results["import_update_all_columns_100k_s"] = round(r_validate + r_commit, 3)
+    results["import_peak_rss_mb"] = round(max(peak, u_peak, r_peak), 1)
+    _revert(rewrite_job, actor=actor)
     library = _library(results, feed, min(20_000, count))
     results["import_library_rows_per_s"] = round(library, 1)
     results["import_vs_library_default_ratio"] = round(results["import_create_rows_per_s"] / library, 1)

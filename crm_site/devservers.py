@@ -22,6 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("CRM_VAR_DIR", ROOT / "var"))
 PG_PORT = int(os.environ.get("EMBEDDED_PG_PORT", "55432"))
+# Given at each start (so an existing var/ takes them too). A million-customer database keeps its customer table
+# and indexes (≈ 1.3 GB) in shared buffers: with 256 MB every index entry of a bulk import evicted a page. A large
+# max_wal_size keeps checkpoints out of the middle of a bulk load. docs/operations.md has production figures.
+PG_TUNING = os.environ.get("EMBEDDED_PG_TUNING", "-c shared_buffers=2GB -c max_wal_size=8GB")
 REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "56379"))
 PG_DB = "crm"  # also in the existence check of start_postgres()
 PG_OS_USER = "embedded_postgres"
@@ -104,7 +108,7 @@ def start_postgres() -> None:
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         _run_as(
             [_pg_bin("pg_ctl"), "-D", str(pgdata), "-w", "-t", "60", "-l", str(logfile),
-             "-o", f"-p {PG_PORT} -h 127.0.0.1 -k {sockdir}", "start"],
+             "-o", f"-p {PG_PORT} -h 127.0.0.1 -k {sockdir} {PG_TUNING}", "start"],
             user, stdout=subprocess.DEVNULL,
         )
     exists = subprocess.run(  # noqa: S603

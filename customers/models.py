@@ -85,7 +85,10 @@ class Customer(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.INDIVIDUAL,
                             help_text=_("Individual or corporate customer."))
-    name = models.CharField(_("name"), max_length=200, help_text=_("Legal name as on the identity document."))
+    # Collation "C" (code-point order, as the C.UTF-8 database sorts anyway): one B-tree on (name, id) then serves
+    # both the name order of the lists and `LIKE 'prefix%'` search, so no second name index slows bulk loads.
+    name = models.CharField(_("name"), max_length=200, help_text=_("Legal name as on the identity document."),
+                            db_collation="C")
     name_pinyin = models.CharField(_("name in pinyin"), max_length=400, blank=True, editable=False,
                                    help_text=_("Pinyin of the name without tones, for search (zhangwei)."))
     name_initials = models.CharField(_("pinyin initials"), max_length=100, blank=True, editable=False,
@@ -110,12 +113,14 @@ class Customer(models.Model):
     income_band = models.CharField(_("income band"), max_length=16, choices=IncomeBand.choices, blank=True)
     source_channel = models.CharField(_("source channel"), max_length=16, choices=SourceChannel.choices,
                                       blank=True, help_text=_("Where the relationship started."))
+    # No single-column indexes: cust_branch_rm_name and cust_rm_name lead with these columns.
     home_branch = models.ForeignKey(
-        "org.Branch", verbose_name=_("home branch"), on_delete=models.PROTECT, related_name="customers"
+        "org.Branch", verbose_name=_("home branch"), on_delete=models.PROTECT, related_name="customers",
+        db_index=False,
     )
     primary_rm = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("relationship manager"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="customers",
+        on_delete=models.PROTECT, related_name="customers", db_index=False,
     )
     lifecycle_status = models.CharField(
         _("lifecycle status"), max_length=16, choices=Lifecycle.choices, default=Lifecycle.ACTIVE
@@ -143,7 +148,7 @@ class Customer(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     closed_reason = models.CharField(_("reason for closing"), max_length=200, blank=True)
     merged_into = models.ForeignKey("self", verbose_name=_("merged into"), null=True, blank=True,
-                                    on_delete=models.PROTECT, related_name="merged_from")
+                                    on_delete=models.PROTECT, related_name="merged_from", db_index=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -157,7 +162,9 @@ class Customer(models.Model):
             ("export_customer", _("Can export customers")),
             ("merge_customer", _("Can merge duplicate customers")),
         ]
-        # Declared explicitly so that no unused varchar_pattern_ops index slows bulk loads.
+        # Every index here is paid for on each row a bulk import writes (≈ 5 µs per index per row on two
+        # cores, docs/benchmarks.md): no index that another one already serves. Declared explicitly so that
+        # no unused varchar_pattern_ops index slows bulk loads.
         constraints = [
             models.UniqueConstraint(fields=["customer_no"], name="customers_customer_no_unique"),
             models.CheckConstraint(condition=models.Q(aum__gte=0), name="customers_customer_aum_not_negative"),
@@ -172,7 +179,9 @@ class Customer(models.Model):
             models.Index(fields=["phone_bidx"], name="cust_phone_bidx", condition=~models.Q(phone_bidx="")),
             models.Index(fields=["name_pinyin"], name="cust_pinyin_prefix", opclasses=["text_pattern_ops"]),
             models.Index(fields=["name_initials"], name="cust_initials_prefix", opclasses=["text_pattern_ops"]),
-            models.Index(fields=["name"], name="cust_name_prefix", opclasses=["text_pattern_ops"]),
+            # Merged-away records only (a handful): what the PROTECT check and "merged from" look up.
+            models.Index(fields=["merged_into"], name="cust_merged_into",
+                         condition=models.Q(merged_into__isnull=False)),
             GinIndex(fields=["name"], name="cust_name_trgm", opclasses=["gin_trgm_ops"]),
         ]
 

@@ -168,7 +168,7 @@ def _validate(job, stream) -> None:
         rows.close()
         from .shards import validate_sharded
 
-        tally = validate_sharded(job, resource, plan, stream, encoding=encoding, processes=processes)
+        tally = validate_sharded(job, resource, plan, stream, encoding=encoding, processes=processes, total=total)
     else:
         ctx = context_for(job, resource, plan)
         seen: dict[Any, int] = {}

@@ -139,13 +139,19 @@ def chunk_at(stream, encoding: str, offset: int, number: int, size: int) -> list
     return chunk
 
 
-def validate_sharded(job, resource, plan, stream, *, encoding: str, processes: int):
+def shard_chunk_rows(total: int, processes: int) -> int:
+    """Rows per chunk: IMPORT_CHUNK_ROWS, or fewer so that each shard takes eight chunks or more (with five chunks
+    of a 100,000-row file between two shards, one did three and the other waited on it)."""
     from django.conf import settings
 
+    return max(1_000, min(settings.IMPORT_CHUNK_ROWS, -(-total // (processes * 8))))
+
+
+def validate_sharded(job, resource, plan, stream, *, encoding: str, processes: int, total: int):
     from .pipeline import Tally
 
-    duplicates, _count, bounds = find_duplicates(resource, plan, stream, encoding=encoding,
-                                                 chunk_rows=settings.IMPORT_CHUNK_ROWS)
+    chunk_rows = shard_chunk_rows(total, processes)
+    duplicates, _count, bounds = find_duplicates(resource, plan, stream, encoding=encoding, chunk_rows=chunk_rows)
     from django.utils import translation
 
     # The shards write messages in the language this validation speaks, and to the database it uses.
@@ -154,7 +160,7 @@ def validate_sharded(job, resource, plan, stream, *, encoding: str, processes: i
     root = Path(__file__).resolve().parent.parent.parent
     with tempfile.TemporaryDirectory() as folder:
         dup_path = Path(folder) / "duplicates.json"
-        dup_path.write_text(json.dumps({"duplicates": duplicates, "bounds": bounds}))
+        dup_path.write_text(json.dumps({"duplicates": duplicates, "bounds": bounds, "chunk_rows": chunk_rows}))
         children = []
         for shard in range(processes):
             out = Path(folder) / f"shard{shard}.json"
@@ -175,8 +181,6 @@ def validate_sharded(job, resource, plan, stream, *, encoding: str, processes: i
 
 def run_shard(job_id: int, attempt: int, shard: int, shards: int, dup_path: str, out_path: str) -> None:
     """One shard: validate chunks shard, shard + shards, … of the file; write its tally as JSON."""
-    from django.conf import settings
-
     from reports.models import ImportJob
 
     from .pipeline import ChunkPlan, Tally, _chunks, context_for, validate_chunk
@@ -186,7 +190,7 @@ def run_shard(job_id: int, attempt: int, shard: int, shards: int, dup_path: str,
     resource = get_resource(job.kind)
     found = json.loads(Path(dup_path).read_text())
     duplicates = {int(row): first for row, first in found["duplicates"].items()}
-    bounds = found["bounds"]
+    bounds, chunk_rows = found["bounds"], found["chunk_rows"]
     plan = ChunkPlan([tuple(pair) for pair in job.columns], 0)
     plan.width = len(job.columns)
     ctx = context_for(job, resource, plan)
@@ -199,14 +203,14 @@ def run_shard(job_id: int, attempt: int, shard: int, shards: int, dup_path: str,
         with job.file.open("rb") as stream:
             if bounds is not None:
                 # Only this shard's chunks are parsed: each begins at the byte offset the parent noted.
-                chunks = (chunk_at(stream, job.encoding_used, offset, number, settings.IMPORT_CHUNK_ROWS)
+                chunks = (chunk_at(stream, job.encoding_used, offset, number, chunk_rows)
                           if index % shards == shard else None
                           for index, (offset, number) in enumerate(bounds))
             else:
                 rows = read_rows(stream, file_format="csv", encoding=job.encoding_used)
                 next(rows)
                 chunks = (chunk if index % shards == shard else None
-                          for index, chunk in enumerate(_chunks(rows, settings.IMPORT_CHUNK_ROWS)))
+                          for index, chunk in enumerate(_chunks(rows, chunk_rows)))
             for chunk in chunks:
                 if chunk is None:
                     continue
