@@ -173,7 +173,7 @@ def _validate(job, stream) -> None:
         ctx = context_for(job, resource, plan)
         seen: dict[Any, int] = {}
 
-        def duplicate_of(number: int, key: Any) -> int | None:
+        def duplicate_of(number: int, key: Any, _value: str) -> int | None:
             first = seen.setdefault(key, number)
             return first if first != number else None
 
@@ -257,11 +257,15 @@ def raw_values(plan: ChunkPlan, cells: list[str]) -> dict[str, str]:
     return {name: cells[index] for index, name in plan.positions}
 
 
+def duplicate_message(first: int) -> str:
+    return _("The same key as row %(row)d: each key may appear once in a file.") % {"row": first}
+
+
 def validate_chunk(job, resource: FastImport, ctx: ImportContext, plan: ChunkPlan, chunk: list,
                    duplicate_of) -> Tally:
     """Validate one chunk, COPY its new/changed rows into the staging table and its problems into the report.
 
-    `duplicate_of(row number, raw key)` names the earlier row with the same key (or None).
+    `duplicate_of(row number, raw key, value as written)` names the earlier row with the same key (or None).
     """
     cleaned: list[tuple[int, dict]] = []
     errors: list[tuple[int, str, str, str]] = []
@@ -269,10 +273,9 @@ def validate_chunk(job, resource: FastImport, ctx: ImportContext, plan: ChunkPla
     for number, cells in chunk:
         raw = raw_values(plan, cells)
         key = resource.raw_key(raw)
-        first = duplicate_of(number, key) if key is not None else None
+        first = duplicate_of(number, key, raw.get(resource.natural_key, "")) if key is not None else None
         if first is not None:
-            errors.append((number, resource.natural_key, raw.get(resource.natural_key, ""),
-                           _("The same key as row %(row)d: each key may appear once in a file.") % {"row": first}))
+            errors.append((number, resource.natural_key, raw.get(resource.natural_key, ""), duplicate_message(first)))
             continue
         try:
             values = resource.clean_row(ctx, raw)

@@ -15,6 +15,7 @@ import csv
 import ctypes
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -71,39 +72,55 @@ def _has_cells(row: list[str]) -> bool:
     return bool(row) and bool(row[0].strip() or any(cell.strip() for cell in row))
 
 
-def find_duplicates(resource, plan, stream, *, encoding: str, chunk_rows: int = 0
-                    ) -> tuple[dict[int, int], int, list[tuple[int, int]] | None]:
-    """{row number: first row with the same key} over the whole file, the number of data rows, and where each
-    chunk of `chunk_rows` rows begins ([(byte offset, row number)]) so that a shard parses only its own chunks.
-    The bounds are None when the file cannot be split as bytes (then every shard reads the whole file)."""
-    from .pipeline import raw_values
-
-    if chunk_rows and encoding.lower() in LINE_SAFE:
-        try:
-            return _find_tracked(resource, plan, stream, encoding=encoding, chunk_rows=chunk_rows)
-        except (UnicodeDecodeError, csv.Error, ValueError):
-            pass  # the reading below names the problem as a single process would
-    seen: dict[Any, int] = {}
-    duplicates: dict[int, int] = {}
-    rows = read_rows(stream, file_format="csv", encoding=encoding)
-    next(rows)
-    count = 0
-    for number, cells in rows:
-        count += 1
-        key = resource.raw_key(raw_values(plan, cells))
-        if key is None:
-            continue
-        first = seen.setdefault(key, number)
-        if first != number:
-            duplicates[number] = first
-    return duplicates, count, None
+def chunk_bounds(stream, *, encoding: str, chunk_rows: int) -> list[tuple[int, int]] | None:
+    """Where each chunk of about `chunk_rows` records begins: [(byte offset, row number)]. None when the file cannot
+    be split as bytes (then every shard reads the whole file and takes its own chunks)."""
+    if encoding.lower() not in LINE_SAFE:
+        return None
+    bounds = _line_bounds(stream, chunk_rows)
+    if bounds is not None:
+        return bounds
+    try:
+        return _record_bounds(stream, encoding, chunk_rows)
+    except (UnicodeDecodeError, csv.Error, ValueError):
+        return None  # a shard reading the whole file names the problem as a single process would
 
 
-def _find_tracked(resource, plan, stream, *, encoding: str, chunk_rows: int):
-    from .pipeline import raw_values
+def _line_bounds(stream, chunk_rows: int) -> list[tuple[int, int]] | None:
+    """Bounds by counting line feeds, at the speed of bytes.count: every line is one record unless the file holds
+    a quote (a quoted field may span lines) or a carriage return that is not part of CRLF (a record separator to
+    csv); then None, and the records are parsed instead."""
+    stream.seek(0)
+    header = stream.readline()
+    if b'"' in header or header.count(b"\r") != header.count(b"\r\n"):
+        return None
+    offset, number = len(header), 2  # the header is row 1
+    bounds: list[tuple[int, int]] = []
+    lines_left = 0  # lines until the next bound
+    while block := stream.read(1 << 22):
+        block += stream.readline()  # a block ends on a line feed, so CRLF never splits
+        if b'"' in block or block.count(b"\r") != block.count(b"\r\n"):
+            return None
+        position = 0
+        lines = block.count(b"\n") + (not block.endswith(b"\n"))
+        while lines_left < lines:
+            # the bound lies in this block: skip lines_left lines from position
+            for _skip in range(lines_left):
+                position = block.index(b"\n", position) + 1
+            if position >= len(block):
+                break
+            bounds.append((offset + position, number + lines_left))
+            number += lines_left
+            lines -= lines_left
+            lines_left = chunk_rows
+        lines_left -= lines
+        number += lines
+        offset += len(block)
+    return bounds
 
-    seen: dict[Any, int] = {}
-    duplicates: dict[int, int] = {}
+
+def _record_bounds(stream, encoding: str, chunk_rows: int) -> list[tuple[int, int]]:
+    """Bounds from the parsed records (csv.reader), for files in which a record may span lines."""
     bounds: list[tuple[int, int]] = []
     count = 0
     rows = _tracked_rows(stream, encoding)
@@ -118,25 +135,68 @@ def _find_tracked(resource, plan, stream, *, encoding: str, chunk_rows: int):
             bounds.append((offset, number))
         offset = end
         count += 1
-        key = resource.raw_key(raw_values(plan, cells))
-        if key is None:
-            continue
-        first = seen.setdefault(key, number)
-        if first != number:
-            duplicates[number] = first
-    return duplicates, count, bounds
+    return bounds
 
 
-def chunk_at(stream, encoding: str, offset: int, number: int, size: int) -> list[tuple[int, list[str]]]:
-    """The chunk of `size` rows that begins at a byte offset with the given row number (blank lines skipped)."""
+def chunk_at(stream, encoding: str, offset: int, number: int, end: int | None) -> list[tuple[int, list[str]]]:
+    """The rows of the records from a byte offset (with the given row number) to the next chunk's offset."""
     chunk = []
-    for _end, cells in _tracked_rows(stream, encoding, offset):
-        if _has_cells(cells):
-            chunk.append((number, cells))
-            if len(chunk) >= size:
+    try:
+        for position, cells in _tracked_rows(stream, encoding, offset):
+            if _has_cells(cells):
+                chunk.append((number, cells))
+            number += 1
+            if end is not None and position >= end:
                 break
-        number += 1
+    except UnicodeDecodeError:
+        raise FileProblem(
+            _("The file cannot be read as %(encoding)s (after line %(line)d); choose the other encoding.")
+            % {"encoding": encoding.upper(), "line": number - 1}) from None
+    except csv.Error as exc:
+        raise FileProblem(_("Line %(line)d is not valid CSV: %(error)s") % {"line": number, "error": exc}) from None
     return chunk
+
+
+def settle_duplicates(job, resource, key_files: list[Path], tally) -> None:
+    """Repeated keys across shards: every row whose key an earlier row of the file has is made what one process
+    makes it (invalid, with the one message "the same key as row n"): its staged row and other problems go.
+
+    Each shard wrote the (row, key, value) of every row it read; duplicates are rare, so the repair is small."""
+    from reports.models import ImportRowError
+
+    from .pipeline import FIRST_ERRORS, NEW, duplicate_message
+
+    first: dict[Any, int] = {}
+    for path in key_files:
+        for number, key, _value in pickle.loads(path.read_bytes()):  # noqa: S301 - our own shards wrote it
+            if first.setdefault(key, number) > number:
+                first[key] = number
+    repeats: list[tuple[int, int, str]] = []
+    for path in key_files:
+        repeats.extend((number, first[key], value)
+                       for number, key, value in pickle.loads(path.read_bytes())  # noqa: S301
+                       if first[key] != number)
+    del first
+    if not repeats:
+        return
+    rows = [number for number, _first, _value in repeats]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {job.stage_table} WHERE _row = ANY(%s) RETURNING _action", [rows])  # noqa: S608
+        actions = [action for (action,) in cursor.fetchall()]
+    invalid_before = set(ImportRowError.objects.filter(job=job, row__in=rows).values_list("row", flat=True))
+    ImportRowError.objects.filter(job=job, row__in=rows).delete()
+    ImportRowError.objects.bulk_create([
+        ImportRowError(job=job, row=number, column=resource.column_title(resource.natural_key),
+                       value=resource.mask(resource.natural_key, value), message=str(duplicate_message(earlier)))
+        for number, earlier, value in repeats])
+    tally.new -= sum(1 for action in actions if action == NEW)
+    tally.changed -= sum(1 for action in actions if action != NEW)
+    tally.unchanged -= len(repeats) - len(actions) - len(invalid_before)
+    tally.invalid += len(repeats) - len(invalid_before)
+    tally.first_errors = [
+        {"row": row, "column": column, "value": value, "message": message}
+        for row, column, value, message in ImportRowError.objects.filter(job=job).order_by("row", "id")
+        .values_list("row", "column", "value", "message")[:FIRST_ERRORS]]
 
 
 def shard_chunk_rows(total: int, processes: int) -> int:
@@ -148,10 +208,12 @@ def shard_chunk_rows(total: int, processes: int) -> int:
 
 
 def validate_sharded(job, resource, plan, stream, *, encoding: str, processes: int, total: int):
+    """The shards start at once (no pass over the file before them): each validates its chunks and notes the key
+    of every row; repeated keys are settled afterwards (settle_duplicates)."""
     from .pipeline import Tally
 
     chunk_rows = shard_chunk_rows(total, processes)
-    duplicates, _count, bounds = find_duplicates(resource, plan, stream, encoding=encoding, chunk_rows=chunk_rows)
+    bounds = chunk_bounds(stream, encoding=encoding, chunk_rows=chunk_rows)
     from django.utils import translation
 
     # The shards write messages in the language this validation speaks, and to the database it uses.
@@ -159,13 +221,13 @@ def validate_sharded(job, resource, plan, stream, *, encoding: str, processes: i
            "CRM_IMPORT_LANGUAGE": translation.get_language() or ""}
     root = Path(__file__).resolve().parent.parent.parent
     with tempfile.TemporaryDirectory() as folder:
-        dup_path = Path(folder) / "duplicates.json"
-        dup_path.write_text(json.dumps({"duplicates": duplicates, "bounds": bounds, "chunk_rows": chunk_rows}))
+        plan_path = Path(folder) / "plan.json"
+        plan_path.write_text(json.dumps({"bounds": bounds, "chunk_rows": chunk_rows}))
         children = []
         for shard in range(processes):
             out = Path(folder) / f"shard{shard}.json"
             command = [sys.executable, "-m", "crm_site.importing.shards", str(job.pk), str(job.attempts), str(shard),
-                       str(processes), str(dup_path), str(out)]
+                       str(processes), str(plan_path), str(out)]
             children.append((subprocess.Popen(command, cwd=root, env=env, preexec_fn=_die_with_parent), out))  # noqa: S603, PLW1509
         failed = [child for child, _out in children if child.wait() != 0]
         if failed:
@@ -176,11 +238,13 @@ def validate_sharded(job, resource, plan, stream, *, encoding: str, processes: i
             if "file_problem" in result:
                 raise FileProblem(result["file_problem"])
             tally.add(Tally(**result))
+        settle_duplicates(job, resource, [out.with_suffix(".keys") for _child, out in children], tally)
     return tally
 
 
-def run_shard(job_id: int, attempt: int, shard: int, shards: int, dup_path: str, out_path: str) -> None:
-    """One shard: validate chunks shard, shard + shards, … of the file; write its tally as JSON."""
+def run_shard(job_id: int, attempt: int, shard: int, shards: int, plan_path: str, out_path: str) -> None:
+    """One shard: validate chunks shard, shard + shards, … of the file; write its tally as JSON and the key of every
+    row it read (pickled, beside it) for settle_duplicates."""
     from reports.models import ImportJob
 
     from .pipeline import ChunkPlan, Tally, _chunks, context_for, validate_chunk
@@ -188,31 +252,33 @@ def run_shard(job_id: int, attempt: int, shard: int, shards: int, dup_path: str,
 
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
     resource = get_resource(job.kind)
-    found = json.loads(Path(dup_path).read_text())
-    duplicates = {int(row): first for row, first in found["duplicates"].items()}
+    found = json.loads(Path(plan_path).read_text())
     bounds, chunk_rows = found["bounds"], found["chunk_rows"]
     plan = ChunkPlan([tuple(pair) for pair in job.columns], 0)
     plan.width = len(job.columns)
     ctx = context_for(job, resource, plan)
     tally = Tally()
+    keys: list[tuple[int, Any, str]] = []
 
-    def duplicate_of(number: int, _key: Any) -> int | None:
-        return duplicates.get(number)
+    def duplicate_of(number: int, key: Any, value: str) -> int | None:
+        keys.append((number, key, value))
+        return None  # known only once every shard is done
 
     try:
         with job.file.open("rb") as stream:
             if bounds is not None:
                 # Only this shard's chunks are parsed: each begins at the byte offset the parent noted.
-                chunks = (chunk_at(stream, job.encoding_used, offset, number, chunk_rows)
+                ends = [offset for offset, _number in bounds[1:]] + [None]
+                chunks = (chunk_at(stream, job.encoding_used, offset, number, end)
                           if index % shards == shard else None
-                          for index, (offset, number) in enumerate(bounds))
+                          for index, ((offset, number), end) in enumerate(zip(bounds, ends, strict=True)))
             else:
                 rows = read_rows(stream, file_format="csv", encoding=job.encoding_used)
                 next(rows)
                 chunks = (chunk if index % shards == shard else None
                           for index, chunk in enumerate(_chunks(rows, chunk_rows)))
             for chunk in chunks:
-                if chunk is None:
+                if not chunk:
                     continue
                 if ImportJob.objects.filter(pk=job_id, attempts=attempt).count() != 1:
                     raise SystemExit(_("validation restarted elsewhere"))
@@ -220,6 +286,7 @@ def run_shard(job_id: int, attempt: int, shard: int, shards: int, dup_path: str,
     except FileProblem as problem:
         Path(out_path).write_text(json.dumps({"file_problem": problem.message}))
         return
+    Path(out_path).with_suffix(".keys").write_bytes(pickle.dumps(keys, protocol=pickle.HIGHEST_PROTOCOL))
     Path(out_path).write_text(json.dumps(tally.as_dict()))
 
 
@@ -235,7 +302,7 @@ if __name__ == "__main__":
 
     from org.audit import audit_context
 
-    job_arg, attempt_arg, shard_arg, shards_arg, dup_arg, out_arg = sys.argv[1:7]
+    job_arg, attempt_arg, shard_arg, shards_arg, plan_arg, out_arg = sys.argv[1:7]
     translation.activate(os.environ.get("CRM_IMPORT_LANGUAGE") or django_settings.LANGUAGE_CODE)
     with audit_context(username="import", job=f"import_validate:{job_arg}"):
-        run_shard(int(job_arg), int(attempt_arg), int(shard_arg), int(shards_arg), dup_arg, out_arg)
+        run_shard(int(job_arg), int(attempt_arg), int(shard_arg), int(shards_arg), plan_arg, out_arg)

@@ -7,7 +7,7 @@ from crm_site.importing import pipeline
 from reports import imports
 from reports.models import ImportJob, ImportRowError
 
-from .importing import csv_bytes, resident_id, upload
+from .importing import csv_bytes, resident_id, run, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,3 +80,45 @@ def test_shards_reading_their_own_chunks_number_rows_as_one_process_does(org, se
     assert (two.status, two.rows_total, two.count_invalid) == ("validated", 260, 9)
     assert two_errors == one_errors
     assert two_staged == one_staged
+
+
+def test_repeated_keys_of_changed_unchanged_and_invalid_rows_settle_as_in_one_process(org, settings, small_chunks):
+    """Shards validate repeated rows like any other and the parent settles them afterwards: a repeat of a changed
+    row is no longer staged, one of an unchanged row no longer counted unchanged, one of an invalid row keeps only
+    the repeated-key message; counts, report and staging table are what one process makes of the file."""
+    settings.IMPORT_VALIDATION_PROCESSES = 1
+    header = ["客户号", "姓名", "手机号", "所属网点"]
+    run(org["ops1"], csv_bytes([header, *([f"U{n:05d}", "王五", "13812345678", "BJ01"] for n in range(200))]))
+    rows = [header]
+    for n in range(200):
+        rows.append([f"U{n:05d}", "王六" if n % 3 == 0 else "王五", "12345" if n % 50 == 7 else "13812345678",
+                     "BJ01"])
+    rows += [["U00003", "王七", "13812345678", "BJ01"],  # repeats a changed row (row 5)
+             ["U00004", "王五", "13812345678", "BJ01"],  # an unchanged one (row 6)
+             ["U00007", "王五", "13812345678", "BJ01"],  # an invalid one (row 9)
+             ["N00001", "新客户", "13812345678", "BJ01"],  # new, then repeated in the same chunk
+             ["N00001", "新客户", "13812345678", "BJ01"]]
+    feed = csv_bytes(rows)
+
+    def validate(processes):
+        settings.IMPORT_VALIDATION_PROCESSES = processes
+        job = imports.import_start(actor=org["ops1"], upload=upload(feed), kind="customers", mode="upsert")
+        pipeline.validate(job.pk)
+        job.refresh_from_db()
+        errors = list(ImportRowError.objects.filter(job=job).order_by("row", "id")
+                      .values_list("row", "column", "value", "message"))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT _row, _action, customer_no, name FROM {job.stage_table} ORDER BY _row")  # noqa: S608
+            return job, errors, cursor.fetchall()
+
+    one, one_errors, one_staged = validate(1)
+    two, two_errors, two_staged = validate(2)
+    assert two.status == "validated"
+    counts = ("count_new", "count_changed", "count_unchanged", "count_invalid")
+    assert [getattr(two, name) for name in counts] == [getattr(one, name) for name in counts] == [1, 66, 130, 8]
+    assert two_errors == one_errors
+    assert (202, "客户号", "U00003", "The same key as row 5: each key may appear once in a file.") in two_errors
+    assert [message for row, _c, _v, message in two_errors if row == 204] == [
+        "The same key as row 9: each key may appear once in a file."]
+    assert two_staged == one_staged
+    assert two.first_errors == one.first_errors
