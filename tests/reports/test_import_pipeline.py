@@ -1,6 +1,7 @@
 """The import pipeline end to end in the test's process (the tasks' work, called directly): files as operations
 receive them, every bad input of issue 5, atomicity, idempotence, revert, scope and the audit trail."""
 
+import base64
 import datetime as dt
 import io
 from decimal import Decimal
@@ -469,6 +470,16 @@ def test_the_bulk_sealer_seals_as_pii_seal_does(settings):
         assert crypto.key_id_of(sealed) == crypto.key_id_of(expected.enc)
         assert (index(BLIND_KINDS[field], value) if field in BLIND_KINDS else "") == expected.bidx
         assert MASKS[field](value) == expected.masked
+
+
+def test_the_bulk_sealer_never_reuses_a_nonce_across_its_blocks_of_random_bytes():
+    """Nonces come from the OS 4,096 at a time: 10,000 seals of one value cross two blocks, and every ciphertext
+    has a nonce of its own and opens to the value (a repeated AES-GCM nonce under one key would leak both)."""
+    encrypt, _index = crypto.bulk_sealer()
+    sealed = [encrypt("13812345678") for _n in range(10_000)]
+    nonces = {base64.b64decode(token.partition(":")[2])[:crypto.NONCE_BYTES] for token in sealed}
+    assert len(nonces) == 10_000
+    assert {crypto.decrypt(token) for token in sealed[4090:4100]} == {"13812345678"}
 
 
 def test_a_resource_missing_a_hook_is_refused_when_it_registers_not_half_way_through_a_file():
