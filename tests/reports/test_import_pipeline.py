@@ -496,3 +496,24 @@ def test_a_resource_missing_a_hook_is_refused_when_it_registers_not_half_way_thr
     with pytest.raises(TypeError, match="existing, differs, update_columns, stage_row"):
         register(Incomplete)
     assert "incomplete" not in registered_kinds()
+
+
+def test_validation_leaves_the_garbage_collector_on_even_when_a_row_breaks_it(org, monkeypatch):
+    """Validation switches the cyclic collector off per chunk: a worker that kept it off would grow with every
+    reference cycle it ever makes, so it must come back on after a chunk, and after an unexpected error too."""
+    import gc
+
+    from customers.resources import CustomerFastImport
+
+    feed = csv_bytes([["客户号", "姓名", "所属网点"], ["G0001", "张三", "BJ01"]])
+    assert start(org["ops1"], feed).status == ImportJob.Status.VALIDATED
+    assert gc.isenabled()
+
+    def broken(self, ctx, raw):
+        raise RuntimeError("a bug in a resource")
+
+    monkeypatch.setattr(CustomerFastImport, "clean_row", broken)
+    with pytest.raises(RuntimeError):
+        start(org["ops1"], feed)
+    assert gc.isenabled()
+    assert ImportJob.objects.order_by("-pk").first().status == ImportJob.Status.FAILED
