@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import File
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm_site.importing import get_resource, registered_kinds
@@ -81,7 +81,8 @@ def import_start(*, actor: Any, upload: Any, kind: str, mode: str, encoding: str
         raise ValidationError({"encoding": _("Unknown encoding.")})
     name = (getattr(upload, "name", "") or "upload").rsplit("/", 1)[-1][:255]
     job = ImportJob.objects.create(kind=kind, mode=mode, created_by=actor, branch=getattr(actor, "branch", None),
-                                   original_name=name, encoding_requested=encoding)
+                                   original_name=name, encoding_requested=encoding,
+                                   language=translation.get_language() or "")
     size = getattr(upload, "size", None) or 0
     if size > settings.IMPORT_MAX_FILE_BYTES:
         # Not stored: a file past the limit is refused before a byte of it is kept.

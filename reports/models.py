@@ -128,6 +128,8 @@ class ImportJob(models.Model):
     encoding_requested = models.CharField(_("encoding asked for"), max_length=32, blank=True,
                                           help_text=_("Empty: detected automatically."))
     encoding_detected = models.CharField(_("encoding detected"), max_length=32, blank=True)
+    language = models.CharField(_("language"), max_length=16, blank=True, editable=False,
+                                help_text=_("The uploader's page language: the row messages are written in it."))
     encoding_used = models.CharField(_("encoding used"), max_length=32, blank=True)
     columns = models.JSONField(_("columns"), default=list, blank=True,
                                help_text=_("The file's headers and the fields they were mapped to."))

@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from org import scoping
@@ -117,6 +117,14 @@ def validate(job_id: int) -> Any:
     job = job_model.objects.get(pk=job_id)
     if job.status not in (job_model.Status.UPLOADED, job_model.Status.VALIDATING):
         return job  # finished before (a redelivered message)
+    # Row messages are stored text: write them in the language of the page the operator uploaded from (the
+    # worker's own language is the site default); the shards take the language active here.
+    with translation.override(job.language or None):
+        return _validate_job(job)
+
+
+def _validate_job(job) -> Any:
+    job_model = type(job)
     _reset(job)
     try:
         with job.file.open("rb") as stream:
@@ -384,8 +392,17 @@ class CommitRefused(Exception):  # noqa: N818
         self.message = message
 
 
+def _language_of(job_id: int) -> str | None:
+    return _job_model().objects.filter(pk=job_id).values_list("language", flat=True).first() or None
+
+
 def commit(job_id: int) -> Any:
     """Write the staged rows in one transaction; exactly once (the job row is the lock and the flag)."""
+    with translation.override(_language_of(job_id)):
+        return _commit(job_id)
+
+
+def _commit(job_id: int) -> Any:
     job_model = _job_model()
     started = time.monotonic()
     try:
@@ -467,6 +484,12 @@ def has_working_data(job) -> bool:
 
 
 def revert_job(job_id: int) -> Any:
+    """Revert a job marked "reverting", its refusal written in the uploader's language (see _revert_job)."""
+    with translation.override(_language_of(job_id)):
+        return _revert_job(job_id)
+
+
+def _revert_job(job_id: int) -> Any:
     """Revert a job marked "reverting" in one transaction; exactly once (the job row is the lock and the flag).
 
     A redelivered task finds the job reverted and does nothing; a worker killed part-way leaves it "reverting"

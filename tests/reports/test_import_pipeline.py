@@ -517,3 +517,20 @@ def test_validation_leaves_the_garbage_collector_on_even_when_a_row_breaks_it(or
         start(org["ops1"], feed)
     assert gc.isenabled()
     assert ImportJob.objects.order_by("-pk").first().status == ImportJob.Status.FAILED
+
+
+def test_row_messages_are_written_in_the_language_the_operator_uploaded_in(org):
+    """The worker runs in the site's default language; the report is stored text, so it must be written in the
+    uploader's language, not the worker's (an English page once showed Chinese messages)."""
+    from django.utils import translation
+
+    feed = csv_bytes([["customer number", "name", "mobile", "branch"], ["L0001", "张三", "12345", "BJ01"]])
+    jobs = {}
+    for uploaded_in, worker_in in (("en", "zh-hans"), ("zh-hans", "en")):
+        with translation.override(uploaded_in):
+            job = imports.import_start(actor=org["ops1"], upload=upload(feed), kind="customers", mode="create")
+        with translation.override(worker_in):
+            pipeline.validate(job.pk)
+        jobs[uploaded_in] = ImportRowError.objects.get(job=job).message
+    assert jobs["en"] == "This phone number does not exist (check the digits)."
+    assert jobs["zh-hans"] == "该电话号码不存在（请核对号码）。"
