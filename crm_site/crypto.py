@@ -25,6 +25,17 @@ from django.core.exceptions import ImproperlyConfigured
 
 NONCE_BYTES = 12
 
+# Bumped in a forked child: a bulk sealer made before a fork (import shards are forked) must not hand out the
+# nonces its pool holds in both processes, so each seal checks the generation it filled its pool in.
+_FORK_GENERATION = [0]
+
+
+def _after_fork_in_child() -> None:
+    _FORK_GENERATION[0] += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
 
 class DecryptionError(ValueError):
     """A value that no key of the ring opens (wrong key, or tampered)."""
@@ -121,15 +132,17 @@ def bulk_sealer() -> tuple:
     key = _blind_key(settings.BLIND_INDEX_KEY)
     urandom, b64, digest = os.urandom, base64.b64encode, hmac.digest
     # Nonces drawn from the OS in blocks of 4,096 (one getrandom call instead of one per value), each used once.
-    pool = {"bytes": b"", "at": 0}
+    # A pool filled before a fork is dropped in the child (_FORK_GENERATION), never shared by two processes.
+    pool = {"bytes": b"", "at": 0, "generation": -1}
     block = NONCE_BYTES * 4096
+    generation = _FORK_GENERATION
 
     def seal(plaintext: str) -> str:
         if not plaintext:
             return ""
         at = pool["at"]
-        if at >= len(pool["bytes"]):
-            pool["bytes"], at = urandom(block), 0
+        if at >= len(pool["bytes"]) or pool["generation"] != generation[0]:
+            pool["bytes"], pool["generation"], at = urandom(block), generation[0], 0
         nonce = pool["bytes"][at:at + NONCE_BYTES]
         pool["at"] = at + NONCE_BYTES
         return prefix + b64(nonce + aead.encrypt(nonce, plaintext.encode(), associated)).decode()

@@ -4,6 +4,7 @@ receive them, every bad input of issue 5, atomicity, idempotence, revert, scope 
 import base64
 import datetime as dt
 import io
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -480,6 +481,32 @@ def test_the_bulk_sealer_never_reuses_a_nonce_across_its_blocks_of_random_bytes(
     nonces = {base64.b64decode(token.partition(":")[2])[:crypto.NONCE_BYTES] for token in sealed}
     assert len(nonces) == 10_000
     assert {crypto.decrypt(token) for token in sealed[4090:4100]} == {"13812345678"}
+
+
+def test_a_bulk_sealer_made_before_a_fork_gives_the_child_nonces_the_parent_never_uses():
+    """Import shards are forked: a sealer whose pool was filled in the parent must not hand the child the same
+    nonces it then hands the parent (two ciphertexts under one key and nonce leak both plaintexts)."""
+    encrypt, _index = crypto.bulk_sealer()
+    encrypt("warm the pool")
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.write(writing, "\n".join(encrypt("13812345678") for _n in range(100)).encode())
+        finally:
+            os._exit(0)
+    os.close(writing)
+    with os.fdopen(reading) as pipe:
+        child = pipe.read().split("\n")
+    os.waitpid(pid, 0)
+    parent = [encrypt("13812345678") for _n in range(100)]
+
+    def nonce(token):
+        return base64.b64decode(token.partition(":")[2])[:crypto.NONCE_BYTES]
+
+    assert len(child) == 100
+    assert {nonce(token) for token in child}.isdisjoint({nonce(token) for token in parent})
+    assert crypto.decrypt(child[0]) == "13812345678"
 
 
 def test_a_resource_missing_a_hook_is_refused_when_it_registers_not_half_way_through_a_file():
