@@ -5,8 +5,9 @@ against django-import-export's default path, in the same run.
   the CSV on disk to committed: validation and commit each run in a child process as the worker runs
   them (`python -m bench.imports validate|commit JOB`), wall time of both, upload excluded.
 - import_vs_raw_copy_ratio: that time ÷ a raw COPY of the same prepared rows (the staged, sealed rows,
-  dumped before the commit) into `bench_raw_customer`, a table with the customer table's columns and
-  every one of its indexes, holding the same existing rows, built before and dropped after.
+  dumped before the commit) into `bench_raw_customer`, a table with the customer table's columns, every one of
+  its indexes and its foreign keys, holding the same existing rows, built before and dropped after.
+  import_vs_raw_copy_no_fk_ratio: the same against a copy without the foreign keys (as sessions 1-3 measured).
 - import_update_100k_s: 100,000 of those customers updated (new phone and occupation), same two steps.
 - import_peak_rss_mb: the larger peak RSS (ru_maxrss of the children) of the validation and commit steps.
 - import_vs_library_default_ratio: a 20,000-row sample (or N when smaller) through CustomerResource's
@@ -109,19 +110,48 @@ def _import(path: Path, *, actor, mode: str, done: list) -> tuple[object, float,
     return job, validate_s, commit_s, max(validate_mb, commit_mb)
 
 
-def _raw_copy_table(cursor) -> None:
-    """bench_raw_customer: the customer table's columns and indexes with its rows (setup, not timed)."""
-    cursor.execute("DROP TABLE IF EXISTS bench_raw_customer")
-    cursor.execute("CREATE TABLE bench_raw_customer (LIKE customers_customer INCLUDING DEFAULTS "
+RAW = "bench_raw_customer"  # the customer table as it is: columns, indexes and foreign keys
+RAW_NO_FK = "bench_raw_nofk_customer"  # the same without the foreign keys (the measure of sessions 1-3)
+
+
+def _raw_copy_table(cursor, table: str, *, foreign_keys: bool) -> None:
+    """A copy of the customer table with its rows and every one of its indexes, and its foreign keys when asked
+    (setup, not timed). The audit triggers are left out: an import's rows skip them by the bulk switch."""
+    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    cursor.execute(f"CREATE TABLE {table} (LIKE customers_customer INCLUDING DEFAULTS "
                    "INCLUDING CONSTRAINTS INCLUDING IDENTITY)")
-    cursor.execute("INSERT INTO bench_raw_customer SELECT * FROM customers_customer")
+    cursor.execute(f"INSERT INTO {table} SELECT * FROM customers_customer")  # noqa: S608
     cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'customers_customer'")
     for (definition,) in cursor.fetchall():
         head, _on, tail = definition.partition(" ON ")
         name = head.split()[-1]
-        cursor.execute(head.replace(name, f"bench_raw_{name}"[:63]) + " ON "
-                       + tail.replace("customers_customer", "bench_raw_customer", 1))
-    cursor.execute("ANALYZE bench_raw_customer")
+        cursor.execute(head.replace(name, f"{table}_{name}"[:63]) + " ON "
+                       + tail.replace("customers_customer", table, 1))
+    if foreign_keys:
+        # A COPY into the customer table checks every row's branch and RM (≈ 5 µs a row), as the import's
+        # commit does; LIKE copies no foreign key.
+        cursor.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                       "WHERE conrelid = 'customers_customer'::regclass AND contype = 'f'")
+        for (definition,) in cursor.fetchall():
+            cursor.execute(f"ALTER TABLE {table} ADD {definition}")
+    cursor.execute(f"ANALYZE {table}")
+
+
+def _raw_copy(dump: Path, table: str) -> float:
+    """Seconds of one COPY … FROM STDIN of the dumped rows into `table` (autocommit: its commit, where the
+    deferred foreign keys are checked, is inside the time). The table is dropped afterwards."""
+    from django.db import connection
+
+    from customers.resources import CUSTOMER_STAGE
+
+    with connection.cursor() as cursor, dump.open("rb") as source:
+        begin = time.perf_counter()
+        with cursor.copy(f"COPY {table} (id, {', '.join(CUSTOMER_STAGE)}) FROM STDIN") as copy:
+            for block in iter(lambda: source.read(1 << 20), b""):
+                copy.write(block)
+        elapsed = time.perf_counter() - begin
+        cursor.execute(f"DROP TABLE {table}")
+    return elapsed
 
 
 def _library(results: dict, path: Path, count: int) -> float:
@@ -172,7 +202,8 @@ def measure(results: dict, *, scale: int) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM customers_customer")
             results["import_existing_customers"] = cursor.fetchone()[0]
-            _raw_copy_table(cursor)
+            _raw_copy_table(cursor, RAW, foreign_keys=True)
+            _raw_copy_table(cursor, RAW_NO_FK, foreign_keys=False)
         done: list = []
         try:
             _measure(results, folder, feed, count, actor=actor, branches=branches, rms=rms, done=done)
@@ -186,7 +217,7 @@ def measure(results: dict, *, scale: int) -> None:
                 drop_tables(job)
                 job.delete()
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("DROP TABLE IF EXISTS bench_raw_customer")
+                cursor.execute(f"DROP TABLE IF EXISTS {RAW}, {RAW_NO_FK}")
                 cursor.execute("SELECT set_config('crm.audit_bulk', 'bench', true)")
                 cursor.execute(f"DELETE FROM customers_customer WHERE customer_no LIKE '{LIBRARY_PREFIX}%%'")  # noqa: S608
 
@@ -210,13 +241,9 @@ def _measure(results: dict, folder: Path, feed: Path, count: int, *, actor, bran
             f"WHERE _action = 'n') TO STDOUT") as copy:
         for block in copy:
             out.write(block)
-    with connection.cursor() as cursor, dump.open("rb") as source:
-        begin = time.perf_counter()
-        with cursor.copy(f"COPY bench_raw_customer (id, {columns}) FROM STDIN") as copy:
-            for block in iter(lambda: source.read(1 << 20), b""):
-                copy.write(block)
-        raw_s = time.perf_counter() - begin
-        cursor.execute("DROP TABLE bench_raw_customer")
+    raw_s = _raw_copy(dump, RAW)
+    results["import_raw_copy_no_fk_s"] = round(_raw_copy(dump, RAW_NO_FK), 3)
+    results["import_vs_raw_copy_no_fk_ratio"] = round(total / results["import_raw_copy_no_fk_s"], 2)
     results["import_raw_copy_s"] = round(raw_s, 3)
     results["import_vs_raw_copy_ratio"] = round(total / raw_s, 2)
     # Update 100,000 of them, as a monthly contact-data refresh from core banking would: the full rows again (every
