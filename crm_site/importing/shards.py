@@ -16,6 +16,7 @@ import codecs
 import contextlib
 import csv
 import ctypes
+import io
 import json
 import logging
 import os
@@ -131,19 +132,23 @@ def _record_bounds(stream, encoding: str, chunk_rows: int) -> list[tuple[int, in
 
 
 def chunk_at(stream, encoding: str, offset: int, number: int, end: int | None) -> list[tuple[int, list[str]]]:
-    """The rows of the records from a byte offset (with the given row number) to the next chunk's offset."""
-    chunk = []
+    """The rows of the records from a byte offset (with the given row number) to the next chunk's offset: the
+    bytes between two record bounds are read and decoded at once and parsed from memory (a line at a time, with
+    the offset tracked, took 2.2 s over 1M rows against 0.9 s)."""
+    stream.seek(offset)
+    data = stream.read() if end is None else stream.read(end - offset)
     try:
-        for position, cells in _tracked_rows(stream, encoding, offset):
-            if _has_cells(cells):
-                chunk.append((number, cells))
-            number += 1
-            if end is not None and position >= end:
-                break
-    except UnicodeDecodeError:
+        text = data.decode(encoding if offset == 0 else encoding.replace("-sig", ""))
+    except UnicodeDecodeError as exc:
         raise FileProblem(
             _("The file cannot be read as %(encoding)s (after line %(line)d); choose the other encoding.")
-            % {"encoding": encoding.upper(), "line": number - 1}) from None
+            % {"encoding": encoding.upper(), "line": number - 1 + data.count(b"\n", 0, exc.start)}) from None
+    chunk = []
+    try:
+        for cells in csv.reader(io.StringIO(text, newline="")):
+            if cells and (cells[0].strip() or any(cell.strip() for cell in cells)):
+                chunk.append((number, cells))
+            number += 1
     except csv.Error as exc:
         raise FileProblem(_("Line %(line)d is not valid CSV: %(error)s") % {"line": number, "error": exc}) from None
     return chunk

@@ -54,3 +54,17 @@ def test_gb18030_files_split_as_bytes_too():
     assert bounds == [(len(header), 2), (len(header) + len(two_rows), 4)]
     rows = [cells for _n, cells in _rows_of(data, bounds, "gb18030")]
     assert rows == [["K1", "张三"], ["K2", "李四"], ["K3", "王五"]]
+
+
+@pytest.mark.parametrize("chunk_rows", [2, 5, 1000])
+def test_a_byte_that_is_not_utf8_is_named_by_the_line_before_it_whichever_chunk_holds_it(chunk_rows):
+    from crm_site.importing.files import FileProblem
+
+    lines = [b"no,name"] + [f"K{n},name{n}".encode() for n in range(12)]
+    lines[9] = b"K8,\xb2\xe2\xca\xd4"  # 测试 in GB18030: line 10 of the file
+    data = b"\n".join(lines) + b"\n"
+    bounds = _line_bounds(io.BytesIO(data), chunk_rows)
+    with pytest.raises(FileProblem) as problem:
+        _rows_of(data, bounds)
+    assert problem.value.message == ("The file cannot be read as UTF-8 (after line 9); choose the other "
+                                     "encoding.")
