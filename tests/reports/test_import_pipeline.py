@@ -473,6 +473,18 @@ def test_the_bulk_sealer_seals_as_pii_seal_does(settings):
         assert MASKS[field](value) == expected.masked
 
 
+@pytest.mark.parametrize("length", [32, 64, 65, 100])
+def test_the_bulk_blind_index_is_the_hmac_the_search_computes_for_keys_of_any_length(settings, length):
+    """The bulk path builds HMAC-SHA256 from the key's padded states; a key longer than SHA-256's block (64 bytes)
+    is hashed first. A different value here would make imported customers unfindable by ID or phone."""
+    settings.BLIND_INDEX_KEY = base64.b64encode(bytes(range(7, 7 + length))).decode()
+    _encrypt, index = crypto.bulk_sealer()
+    for kind, value in (("phone", "+8613812345678"), ("id", ID_X), ("id", "护照E1234567")):
+        assert index(kind, value) == crypto.blind_index(kind, value)
+    assert index("phone", "") == "" == crypto.blind_index("phone", "")
+    assert index("phone", "+8613812345678") != index("id", "+8613812345678")
+
+
 def test_the_bulk_sealer_never_reuses_a_nonce_across_its_blocks_of_random_bytes():
     """Nonces come from the OS 4,096 at a time: 10,000 seals of one value cross two blocks, and every ciphertext
     has a nonce of its own and opens to the value (a repeated AES-GCM nonce under one key would leak both)."""
