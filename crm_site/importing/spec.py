@@ -80,6 +80,8 @@ class ImportContext:
     fields: list[str]
     reach: Any = None
     lookups: dict[str, Any] = field(default_factory=dict)
+    # The staging table's column types in COPY order, for binary COPY (read once per process).
+    stage_types: list[str] | None = None
 
 
 FORMULA_START = ("=", "+", "@", "\t", "\r")
