@@ -25,4 +25,5 @@ RUN mkdir -p /app/staticfiles /app/media && chown crm:crm /app/staticfiles /app/
 
 USER crm
 EXPOSE 8000
-CMD ["gunicorn", "crm_site.wsgi:application", "-b", "0.0.0.0:8000", "--workers", "4"]
+# Workers, threads and port: gunicorn.conf.py (threaded workers, so a minute-long XLSX export is not killed).
+CMD ["gunicorn", "crm_site.wsgi:application"]
