@@ -16,6 +16,7 @@ import codecs
 import contextlib
 import csv
 import ctypes
+import functools
 import io
 import json
 import logging
@@ -36,9 +37,40 @@ log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+# Signals a worker may get while it forks (Celery's soft time limit is SIGUSR1): blocked across the fork, so no
+# handler of the worker's runs in a shard before the shard has taken the default handlers back.
+FORK_BLOCKED = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2,
+                signal.SIGALRM}
+
+
+@functools.cache
+def _libc():
+    """libc, loaded in the parent (never first in a forked child)."""
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+def _fork_shard(job_id: int, attempt: int, shard: int, shards: int, plan_path: str, out_path: str) -> int:
+    """Fork one shard and return its pid; the child never returns from here."""
+    libc, parent = _libc(), os.getpid()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORK_BLOCKED)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the shard
+        try:
+            if libc is not None:
+                libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:  # the parent died before the line above took effect
+                os._exit(1)
+            for number in FORK_BLOCKED:
+                signal.signal(number, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            _shard_process(job_id, attempt, shard, shards, plan_path, out_path)
+        finally:
+            os._exit(1)  # _shard_process leaves with its own code; this only catches what escaped it
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    return pid
 
 
 # Encodings in which the byte 0x0A only ever means a line feed, so a file splits into lines as bytes.
@@ -73,6 +105,10 @@ def chunk_bounds(stream, *, encoding: str, chunk_rows: int) -> list[tuple[int, i
     bounds = _line_bounds(stream, chunk_rows)
     if bounds is not None:
         return bounds
+    if _has_lone_cr(stream):
+        # One process ends a record at a lone "\r" ("\r\r\n" from Python's csv on Windows, old Mac files) and
+        # the byte bounds would not: such a file is read whole by every shard, so rows number alike.
+        return None
     try:
         return _record_bounds(stream, encoding, chunk_rows)
     except (UnicodeDecodeError, csv.Error, ValueError):
@@ -112,6 +148,17 @@ def _line_bounds(stream, chunk_rows: int) -> list[tuple[int, int]] | None:
     return bounds
 
 
+def _has_lone_cr(stream) -> bool:
+    """Whether the file holds a carriage return that is not the first half of a CRLF."""
+    stream.seek(0)
+    while block := stream.read(1 << 22):
+        if block.endswith(b"\r"):
+            block += stream.read(1)  # its line feed, if it has one
+        if block.count(b"\r") != block.count(b"\r\n"):
+            return True
+    return False
+
+
 def _record_bounds(stream, encoding: str, chunk_rows: int) -> list[tuple[int, int]]:
     """Bounds from the parsed records (csv.reader), for files in which a record may span lines."""
     bounds: list[tuple[int, int]] = []
@@ -145,6 +192,7 @@ def chunk_at(stream, encoding: str, offset: int, number: int, end: int | None) -
             % {"encoding": encoding.upper(), "line": number - 1 + data.count(b"\n", 0, exc.start)}) from None
     chunk = []
     try:
+        # Lines end as one process reading the file sees them (newline=""); files with a lone "\r" never get here.
         for cells in csv.reader(io.StringIO(text, newline="")):
             if cells and (cells[0].strip() or any(cell.strip() for cell in cells)):
                 chunk.append((number, cells))
@@ -216,24 +264,38 @@ def validate_sharded(job, resource, plan, stream, *, encoding: str, processes: i
         plan_path.write_text(json.dumps({"bounds": bounds, "chunk_rows": chunk_rows}))
         # The shards inherit the active language (their row messages) and settings; not this connection.
         connection.close()
-        children = []
-        for shard in range(processes):
-            out = Path(folder) / f"shard{shard}.json"
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - runs in the shard, which never returns
-                _shard_process(job.pk, job.attempts, shard, processes, str(plan_path), str(out))
-            children.append((pid, out))
-        failed = [pid for pid, _out in children if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0]
+        outs = [Path(folder) / f"shard{shard}.json" for shard in range(processes)]
+        running: list[int] = []
+        failed = 0
+        try:
+            for shard, out in enumerate(outs):
+                running.append(_fork_shard(job.pk, job.attempts, shard, processes, str(plan_path), str(out)))
+            while running:
+                failed += os.waitstatus_to_exitcode(_wait(running[0])) != 0
+                running.pop(0)
+        finally:
+            # Leaving on an error (a time limit, a failed fork, an interrupt): no shard outlives this validation,
+            # none keeps writing into a staging table the caller drops, and none is left a zombie.
+            for pid in running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
         if failed:
-            raise RuntimeError(f"import {job.pk}: {len(failed)} validation shard(s) failed")
+            raise RuntimeError(f"import {job.pk}: {failed} validation shard(s) failed")
         tally = Tally()
-        for _pid, out in children:
+        for out in outs:
             result = json.loads(out.read_text())
             if "file_problem" in result:
                 raise FileProblem(result["file_problem"])
             tally.add(Tally(**result))
-        settle_duplicates(job, resource, [out.with_suffix(".keys") for _pid, out in children], tally)
+        settle_duplicates(job, resource, [out.with_suffix(".keys") for out in outs], tally)
     return tally
+
+
+def _wait(pid: int) -> int:
+    """The wait status of a shard (its own function, so a test can interrupt the wait)."""
+    return os.waitpid(pid, 0)[1]
 
 
 def run_shard(job_id: int, attempt: int, shard: int, shards: int, plan_path: str, out_path: str) -> None:
@@ -286,14 +348,11 @@ def run_shard(job_id: int, attempt: int, shard: int, shards: int, plan_path: str
 
 def _shard_process(job_id: int, attempt: int, shard: int, shards: int, plan_path: str,
                    out_path: str) -> None:  # pragma: no cover - runs in a forked shard
-    """The body of a forked shard: die with the parent, take the default signal handlers back from the worker,
-    validate, and leave with os._exit (never through the parent's cleanup: its atexit hooks, Celery's
+    """The body of a forked shard (_fork_shard has made it die with its parent and given it the default signal
+    handlers): validate, and leave with os._exit, never through the parent's cleanup (its atexit hooks, Celery's
     handlers and the test runner's stack belong to the parent)."""
     code = 1
     try:
-        _die_with_parent()
-        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1):
-            signal.signal(number, signal.SIG_DFL)
         from django.db import connections
 
         from org.audit import audit_context

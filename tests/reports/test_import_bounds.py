@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from crm_site.importing.shards import _line_bounds, _record_bounds, chunk_at, chunk_bounds
+from crm_site.importing.shards import _has_lone_cr, _line_bounds, _record_bounds, chunk_at, chunk_bounds
 
 
 def _rows_of(data: bytes, bounds, encoding="utf-8"):
@@ -68,3 +68,18 @@ def test_a_byte_that_is_not_utf8_is_named_by_the_line_before_it_whichever_chunk_
         _rows_of(data, bounds)
     assert problem.value.message == ("The file cannot be read as UTF-8 (after line 9); choose the other "
                                      "encoding.")
+
+
+@pytest.mark.parametrize("size", [10, 1 << 22])  # a CR on its own, and a CRLF split across two read blocks
+def test_a_file_with_a_lone_carriage_return_is_read_whole_by_every_shard(size):
+    """Python's csv module on Windows without newline="" writes "\r\r\n". One process reads a record end at each
+    "\r"; byte bounds would not, and shards would number rows otherwise (and the settling of repeated keys could
+    then delete an unrelated row's staged copy). Such files get no bounds."""
+    doubled = b"\r\r\n".join([b"no,name"] + [f"K{n},name{n}".encode() for n in range(2, 12)]) + b"\r\r\n"
+    assert chunk_bounds(io.BytesIO(doubled), encoding="utf-8", chunk_rows=4) is None
+    assert _has_lone_cr(io.BytesIO(doubled))
+    split_crlf = b"no,name\n" + b"x" * (size - 9) + b"\r\nK2,y\r\n"  # byte `size` - 1 is the CR of a CRLF
+    assert not _has_lone_cr(io.BytesIO(split_crlf))
+    assert _has_lone_cr(io.BytesIO(split_crlf.replace(b"\r\nK2", b"\rK2")))
+    quoted = b'no,name\r\n' + b"K1,x\r\n" * (size // 9) + b'K2,"a\r\nb"\r\n'
+    assert chunk_bounds(io.BytesIO(quoted), encoding="utf-8", chunk_rows=1000) is not None

@@ -122,3 +122,55 @@ def test_repeated_keys_of_changed_unchanged_and_invalid_rows_settle_as_in_one_pr
         "The same key as row 9: each key may appear once in a file."]
     assert two_staged == one_staged
     assert two.first_errors == one.first_errors
+
+
+def test_a_file_with_doubled_carriage_returns_gives_two_shards_what_one_process_gives(org, settings, small_chunks):
+    """"\\r\\r\\n" line ends (Python's csv on Windows without newline=""): one process reads a blank record after
+    every row, so rows are numbered 2, 4, 6 … The shards must name the same rows, and the repeated key must
+    cost only the repeating row."""
+    lines = ["客户号,姓名,所属网点"] + [f"D{n:09d},王五,{'BJ01' if n % 31 else 'XX99'}" for n in range(240)]
+    lines.append("D000000003,重复,BJ01")
+    feed = ("\r\r\n".join(lines) + "\r\r\n").encode()
+
+    def run(processes: int):
+        settings.IMPORT_VALIDATION_PROCESSES = processes
+        job = imports.import_start(actor=org["ops1"], upload=upload(feed), kind="customers", mode="create")
+        pipeline.validate(job.pk)
+        job.refresh_from_db()
+        errors = list(ImportRowError.objects.filter(job=job).order_by("row", "id").values_list("row", "message"))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT _row, customer_no FROM {job.stage_table} ORDER BY _row")  # noqa: S608
+            return job, errors, cursor.fetchall()
+
+    one, one_errors, one_staged = run(1)
+    two, two_errors, two_staged = run(2)
+    assert two_errors == one_errors
+    assert two_staged == one_staged
+    assert (two.count_new, two.count_invalid) == (one.count_new, one.count_invalid) == (240 - 8, 8 + 1)
+    assert len(two_staged) == 240 - 8
+    repeat = one_errors[-1]
+    assert repeat[1].startswith("The same key as row") and repeat[0] > 240
+
+
+def test_an_interrupted_validation_leaves_no_shard_running(org, settings, small_chunks, monkeypatch):
+    """A worker's time limit (or Ctrl-C in a shell) lands while the parent waits: the shards are killed and reaped
+    with it, not left writing into a staging table that the caller drops, or as zombies."""
+    import psutil
+
+    from crm_site.importing import shards
+
+    settings.IMPORT_VALIDATION_PROCESSES = 2
+    seen: list[int] = []
+
+    def interrupted(pid: int) -> int:
+        seen.extend(child.pid for child in psutil.Process().children())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shards, "_wait", interrupted)
+    job = imports.import_start(actor=org["ops1"], upload=upload(_feed()), kind="customers", mode="create")
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.validate(job.pk)
+    assert len(seen) >= 2  # the shards were running when the wait was cut short
+    assert psutil.Process().children() == []
+    for pid in seen:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
