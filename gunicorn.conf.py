@@ -16,3 +16,6 @@ worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "4"))
 # Seconds a worker may go without answering the arbiter (a stuck process, not a long request).
 timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
+# Seconds a worker has to finish its requests on a restart or deploy (an export in progress); docker-compose's
+# stop_grace_period for `web` is longer, so the container is not killed before gunicorn is done.
+graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "120"))
