@@ -311,7 +311,7 @@ def _validate_chunk(job, resource: FastImport, ctx: ImportContext, plan: ChunkPl
     for number, cells in chunk:
         if len(cells) < width:
             cells = cells + [""] * (width - len(cells))
-        raw = dict(zip(names, pick(cells), strict=True))  # raw_values(), inlined: once per row
+        raw = dict(zip(names, pick(cells), strict=True))  # {field: cell as written}
         key = raw_key(raw)
         first = duplicate_of(number, key, raw.get(natural_key, "")) if key is not None else None
         if first is not None:
@@ -479,9 +479,10 @@ def _commit_rows(job, resource: FastImport) -> dict[str, int]:
             # Each staged row names its target by primary key: probe the key (≈ 2 µs a row) rather than let the
             # planner hash-join a scan of the whole table (1.2 s of a 100,000-row update into 1.1M customers);
             # the probes cost in proportion to the file, never to the table. Only for this statement.
-            cursor.execute("SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin'), "
-                           "set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)")
-            hashjoin, mergejoin, _off, _off_too = cursor.fetchone()
+            cursor.execute("SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')")
+            hashjoin, mergejoin = cursor.fetchone()
+            cursor.execute("SELECT set_config('enable_hashjoin', 'off', true), "
+                           "set_config('enable_mergejoin', 'off', true)")
             cursor.execute(f"UPDATE {table} AS t SET {assignments} FROM {stage} AS s "  # noqa: S608
                            f"WHERE s._action = %s AND t.id = s._target_id AND ({changed or 'true'})", [CHANGED])
             updated = cursor.rowcount

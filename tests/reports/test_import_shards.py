@@ -42,6 +42,19 @@ def _validate(org, settings, processes: int) -> tuple:
     return job, errors, staged
 
 
+def _validate_feed(org, settings, feed: bytes, processes: int, column: str) -> tuple:
+    """A create-mode validation of `feed` in `processes` processes: the job, its (row, message) errors and its
+    staged (row, customer number, `column`) rows, in row order."""
+    settings.IMPORT_VALIDATION_PROCESSES = processes
+    job = imports.import_start(actor=org["ops1"], upload=upload(feed), kind="customers", mode="create")
+    pipeline.validate(job.pk)
+    job.refresh_from_db()
+    errors = list(ImportRowError.objects.filter(job=job).order_by("row", "id").values_list("row", "message"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT _row, customer_no, {column} FROM {job.stage_table} ORDER BY _row")  # noqa: S608
+        return job, errors, cursor.fetchall()
+
+
 def test_two_shards_find_what_one_process_finds(org, settings, small_chunks):
     one, one_errors, one_staged = _validate(org, settings, 1)
     two, two_errors, two_staged = _validate(org, settings, 2)
@@ -65,18 +78,8 @@ def test_shards_reading_their_own_chunks_number_rows_as_one_process_does(org, se
             rows.append(["", "", "", ""])
     feed = b"\xef\xbb\xbf" + csv_bytes(rows)
 
-    def run(processes: int):
-        settings.IMPORT_VALIDATION_PROCESSES = processes
-        job = imports.import_start(actor=org["ops1"], upload=upload(feed), kind="customers", mode="create")
-        pipeline.validate(job.pk)
-        job.refresh_from_db()
-        errors = list(ImportRowError.objects.filter(job=job).order_by("row", "id").values_list("row", "message"))
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT _row, customer_no, address_masked FROM {job.stage_table} ORDER BY _row")  # noqa: S608
-            return job, errors, cursor.fetchall()
-
-    one, one_errors, one_staged = run(1)
-    two, two_errors, two_staged = run(2)
+    one, one_errors, one_staged = _validate_feed(org, settings, feed, 1, "address_masked")
+    two, two_errors, two_staged = _validate_feed(org, settings, feed, 2, "address_masked")
     assert (two.status, two.rows_total, two.count_invalid) == ("validated", 260, 9)
     assert two_errors == one_errors
     assert two_staged == one_staged
@@ -132,18 +135,8 @@ def test_a_file_with_doubled_carriage_returns_gives_two_shards_what_one_process_
     lines.append("D000000003,重复,BJ01")
     feed = ("\r\r\n".join(lines) + "\r\r\n").encode()
 
-    def run(processes: int):
-        settings.IMPORT_VALIDATION_PROCESSES = processes
-        job = imports.import_start(actor=org["ops1"], upload=upload(feed), kind="customers", mode="create")
-        pipeline.validate(job.pk)
-        job.refresh_from_db()
-        errors = list(ImportRowError.objects.filter(job=job).order_by("row", "id").values_list("row", "message"))
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT _row, customer_no FROM {job.stage_table} ORDER BY _row")  # noqa: S608
-            return job, errors, cursor.fetchall()
-
-    one, one_errors, one_staged = run(1)
-    two, two_errors, two_staged = run(2)
+    one, one_errors, one_staged = _validate_feed(org, settings, feed, 1, "id_number_bidx")
+    two, two_errors, two_staged = _validate_feed(org, settings, feed, 2, "id_number_bidx")
     assert two_errors == one_errors
     assert two_staged == one_staged
     assert (two.count_new, two.count_invalid) == (one.count_new, one.count_invalid) == (240 - 8, 8 + 1)

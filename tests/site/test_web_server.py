@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -18,21 +17,15 @@ import urllib.request
 import psycopg
 import pytest
 
-from tests.workers import ROOT, _test_database_url
+from tests.workers import ROOT, _test_database_url, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 2  # the worker timeout the server runs with here (30 s in production)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def web(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": _test_database_url(), "DJANGO_DEBUG": "true",
            "WEB_BIND": f"127.0.0.1:{port}", "WEB_WORKERS": "1", "WEB_THREADS": "2", "WEB_TIMEOUT": str(TIMEOUT)}
     log_path = tmp_path / "gunicorn.log"
