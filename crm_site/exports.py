@@ -12,6 +12,11 @@ written by XlsxWriter in `constant_memory` mode (each row goes to a temporary fi
 strings inline, no shared-strings table) and the finished file is streamed back from disk; a sheet
 holds at most 1,048,576 rows, so longer exports continue on further sheets with the header repeated.
 
+An XLSX workbook of a large list takes about a minute per million rows, so a list's XLSX export runs
+as a background job (`reports/exports.py`): the list registers an exporter here with
+`register_exporter(kind, source)`, and the worker calls `source(actor=…, params=…, plaintext=…)` for
+the header, rows and sheet title, checked and scoped again for the person who asked.
+
 In both formats a text cell that starts with = + - @ tab or carriage return is prefixed with an
 apostrophe so a spreadsheet shows it as text instead of running it (formula injection), and XLSX
 writes every text value as a string cell, so ID numbers ending in X, numbers with leading zeros and
@@ -25,7 +30,8 @@ import datetime as dt
 import io
 import itertools
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -195,3 +201,34 @@ def export_response(*, fmt: str, basename: str, header: Sequence[str], rows: Ite
     if fmt == "xlsx":
         return xlsx_response(f"{basename}.xlsx", header, rows, sheet_title=sheet_title or basename)
     return csv_response(f"{basename}.csv", header, rows)
+
+
+# --- background exports --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """A list that can be exported in the background.
+
+    `source(*, actor, params, plaintext)` returns (header, rows, sheet_title) for the list's query string
+    `params`, scoped to `actor`; it raises PermissionDenied when the actor may not (or no longer may)
+    export, and ValidationError when the filters are not valid any more. The permissions and the
+    object type are what a download is checked against and audited as.
+    """
+
+    source: Callable[..., tuple[Sequence[str], Iterable[Sequence[object]], str]]
+    permission: str
+    reveal_permission: str
+    object_type: str
+    pii_fields: tuple[str, ...] = ()
+
+
+_EXPORTERS: dict[str, Exporter] = {}
+
+
+def register_exporter(kind: str, exporter: Exporter) -> None:
+    _EXPORTERS[kind] = exporter
+
+
+def get_exporter(kind: str) -> Exporter:
+    return _EXPORTERS[kind]

@@ -270,6 +270,9 @@ IMPORT_REVERT_WINDOW = timedelta(days=env.int("IMPORT_REVERT_WINDOW_DAYS", defau
 IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=20_000)
 # Processes that validate one CSV import side by side (each takes every n-th chunk); 1 = in the worker itself.
 IMPORT_VALIDATION_PROCESSES = env.int("IMPORT_VALIDATION_PROCESSES", default=2)
+# Background exports (XLSX workbooks): how long the written file may be downloaded before the hourly
+# export_files_purge job deletes it. The file holds customer data, so keep this short.
+EXPORT_FILE_RETENTION_HOURS = env.int("EXPORT_FILE_RETENTION_HOURS", default=24)
 
 # Job runs: finished ones are deleted after this many days by the nightly jobruns_purge job, failed
 # ones later (they are what someone investigates); each job's latest run is always kept.

@@ -23,6 +23,7 @@ urlpatterns = [
     path("opportunities/", include("opportunities.urls")),
     path("leads/", include("opportunities.lead_urls")),
     path("imports/", include("reports.import_urls")),
+    path("exports/", include("reports.export_urls")),
     path("jobs/", include("reports.urls")),
     path("", include("org.urls")),
 ]

@@ -7,6 +7,7 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
+        from crm_site.exports import Exporter, register_exporter
         from org import scoping
 
         from . import jobs  # noqa: F401
@@ -36,3 +37,10 @@ class CustomersConfig(AppConfig):
 
         # A day's counts of one branch and RM: a manager sees the branch's rows, an RM their own.
         scoping.register(DataQualitySnapshot, branch_field="branch", owner_field="rm")
+        from .pii import PII_FIELDS
+        from .services import customer_export_source
+
+        register_exporter("customers", Exporter(
+            source=customer_export_source, permission="customers.export_customer",
+            reveal_permission="customers.reveal_customer_pii", object_type="customers.customer",
+            pii_fields=tuple(PII_FIELDS)))

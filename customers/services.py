@@ -126,28 +126,58 @@ def customer_reveal(*, customer: Customer, field: str, actor: Any, request=None)
 
 
 @transaction.atomic
-def customer_export(*, actor: Any, filters: dict[str, Any], fmt: str, plaintext: bool = False, request=None):
+def customer_export(*, actor: Any, filters: dict[str, Any], fmt: str, plaintext: bool = False, request=None,
+                    job_id: int | None = None):
     """Start an export of the customers the list shows with `filters`: (header, rows) to stream.
 
     Needs `export_customer`; plaintext personal data also needs `reveal_customer_pii` and is audited
     as a reveal of those fields as well. The audit entries are committed before the first row leaves,
-    with the number of rows the export holds when it starts (counted in the same scoped query).
+    with the number of rows the export holds when it starts (counted in the same scoped query); an
+    export written in the background names its job (`job_id`).
     """
     from .selectors import customer_export_header, customer_export_rows, customer_filtered
 
-    if not actor.has_perm("customers.export_customer"):
-        raise PermissionDenied(_("Your role may not export customers."))
-    if plaintext and not actor.has_perm("customers.reveal_customer_pii"):
-        raise PermissionDenied(_("Your role may not reveal personal data."))
+    _export_allowed(actor, plaintext=plaintext)
     rows = customer_filtered(user=actor, filters=filters).count()
     detail = {"filters": {key: str(value) for key, value in filters.items() if value}, "format": fmt,
               "rows": rows, "personal_data": "plaintext" if plaintext else "masked"}
+    if job_id is not None:
+        detail["export"] = job_id
     audit_record(action=AuditEntry.Action.EXPORT, actor=actor, request=request, object_type="customers.customer",
                  detail=detail)
     if plaintext:
         audit_record(action=AuditEntry.Action.REVEAL, actor=actor, request=request,
                      object_type="customers.customer", fields=pii.PII_FIELDS, detail={**detail, "export": True})
     return customer_export_header(), customer_export_rows(user=actor, filters=filters, plaintext=plaintext)
+
+
+def _export_allowed(actor: Any, *, plaintext: bool) -> None:
+    if not (actor.is_active and actor.has_perm("customers.export_customer")):
+        raise PermissionDenied(_("Your role may not export customers."))
+    if plaintext and not actor.has_perm("customers.reveal_customer_pii"):
+        raise PermissionDenied(_("Your role may not reveal personal data."))
+
+
+def customer_export_filters(*, actor: Any, params: Any) -> dict[str, Any]:
+    """The customer list's filters from its query string, or ValidationError naming each field that is wrong."""
+    from .forms import CustomerFilterForm
+
+    form = CustomerFilterForm(params, user=actor)
+    if not form.is_valid():  # never widen an export to "everything" because one filter was wrong
+        problems = "; ".join(f"{form.fields[name].label if name in form.fields else name}: {' '.join(errors)}"
+                             for name, errors in form.errors.items())
+        raise ValidationError(_("The filters are not valid: %(problems)s") % {"problems": problems})
+    return form.cleaned_data
+
+
+def customer_export_source(*, actor: Any, params: Any, plaintext: bool = False):
+    """What a background export of the customer list writes: checked and scoped again for the person who asked."""
+    from .selectors import customer_export_header, customer_export_rows
+
+    _export_allowed(actor, plaintext=plaintext)
+    filters = customer_export_filters(actor=actor, params=params)
+    return (customer_export_header(), customer_export_rows(user=actor, filters=filters, plaintext=plaintext),
+            str(Customer._meta.verbose_name_plural))
 
 
 @transaction.atomic

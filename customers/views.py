@@ -1,13 +1,15 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseBadRequest
+from django.db import transaction
+from django.http import Http404, HttpResponseBadRequest, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm_site.exports import FORMATS, export_response
+from reports.exports import export_start
 
 from . import pii, services
 from .forms import CloseCustomerForm, CustomerFilterForm, CustomerForm, MergeForm, RelationshipForm
@@ -252,21 +254,34 @@ def customer_relationship_add(request, pk: int):
     return redirect(customer)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("customers.export_customer", raise_exception=True)
 def customer_export(request):
-    """The list with its filters as CSV or XLSX (`?format=`): scoped, masked unless `?pii=plain`, audited."""
-    fmt = request.GET.get("format") or "csv"
+    """The list with its filters (the query string) as CSV (`GET ?format=csv`, streamed) or an XLSX workbook
+    (`POST format=xlsx`, written by a worker: the answer is the export's page). Scoped, masked unless
+    `pii=plain`, audited."""
+    data = request.POST if request.method == "POST" else request.GET
+    fmt = data.get("format") or "csv"
     if fmt not in FORMATS:
         return HttpResponseBadRequest(_("Unknown export format: choose CSV or XLSX."))
-    form = CustomerFilterForm(request.GET, user=request.user)
-    if not form.is_valid():  # never widen an export to "everything" because one filter was wrong
-        problems = "; ".join(f"{form.fields[name].label if name in form.fields else name}: {' '.join(errors)}"
-                             for name, errors in form.errors.items())
-        return HttpResponseBadRequest(_("The filters are not valid: %(problems)s") % {"problems": problems})
-    filters = form.cleaned_data
-    header, rows = services.customer_export(actor=request.user, filters=filters, fmt=fmt,
-                                            plaintext=request.GET.get("pii") == "plain", request=request)
+    if (fmt == "xlsx") != (request.method == "POST"):
+        # A workbook is a job with a page of its own (a link must not start one); CSV streams at once.
+        return HttpResponseNotAllowed(["POST"] if fmt == "xlsx" else ["GET"],
+                                      _("XLSX exports are asked for with the Export menu's button (POST); "
+                                        "CSV downloads with a link (GET)."))
+    plaintext = data.get("pii") == "plain"
+    try:
+        filters = services.customer_export_filters(actor=request.user, params=request.GET)
+    except ValidationError as exc:
+        return HttpResponseBadRequest(" ".join(exc.messages))
+    if fmt == "xlsx":
+        with transaction.atomic():
+            job = export_start(actor=request.user, kind="customers", params=request.GET, plaintext=plaintext)
+            services.customer_export(actor=request.user, filters=filters, fmt=fmt, plaintext=plaintext,
+                                     request=request, job_id=job.pk)
+        return redirect(job)
+    header, rows = services.customer_export(actor=request.user, filters=filters, fmt=fmt, plaintext=plaintext,
+                                            request=request)
     return export_response(fmt=fmt, basename="customers", header=header, rows=rows,
                            sheet_title=str(Customer._meta.verbose_name_plural))

@@ -215,7 +215,7 @@ ROLE_PERMISSIONS[Role.ADMINISTRATOR] += [
 
 # Bulk import and export (issue 5): operations staff and administrators; relationship managers never.
 for _role in (Role.OPERATIONS, Role.ADMINISTRATOR):
-    ROLE_PERMISSIONS[_role] += ["reports.view_importjob", "reports.import_data", "reports.export_data"]
+    ROLE_PERMISSIONS[_role] += ["reports.view_importjob", "reports.import_data"]
 
 # Duplicate review (customers issue 8): branch managers and operations staff work the queue.
 for _role in (Role.BRANCH_MANAGER, Role.OPERATIONS):

@@ -14,6 +14,13 @@ def import_files_purge(progress: JobProgress) -> None:
     progress.advance(purge(), changed=0)
 
 
+@job("export_files_purge", label=_("Delete export files past their retention"))
+def export_files_purge(progress: JobProgress) -> None:
+    from .exports import export_files_purge as purge
+
+    progress.advance(purge(), changed=0)
+
+
 # Job runs past their retention, oldest first, in chunks. Failed runs are kept longer (they are what
 # someone investigates), each job's latest run is always kept (the Jobs page shows how it last went),
 # queued and running ones are never touched, and a run an import points at stays with the import.

@@ -172,10 +172,7 @@ class ImportJob(models.Model):
         verbose_name_plural = _("imports")
         ordering = ["-created_at", "-id"]
         default_permissions = ("view",)
-        permissions = [
-            ("import_data", _("Can import customers, accounts and transactions")),
-            ("export_data", _("Can export lists")),
-        ]
+        permissions = [("import_data", _("Can import customers, accounts and transactions"))]
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="reports_import_time"),
             models.Index(fields=["branch", "-created_at", "-id"], name="reports_import_branch_time"),
@@ -232,3 +229,76 @@ class ImportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.job_id} row {self.row}: {self.column}"
+
+
+def export_file_path(instance: ExportJob, filename: str) -> str:
+    """exports/<year>/<month>/<job id>/<name>: one folder per job, so a rebuilt file replaces its own."""
+    import posixpath
+
+    from django.utils import timezone
+
+    now = instance.created_at or timezone.now()
+    return f"exports/{now:%Y/%m}/{instance.pk}/{posixpath.basename(filename)}"
+
+
+class ExportJob(models.Model):
+    """A list exported in the background (an XLSX workbook of a million rows takes a minute to write).
+
+    The worker writes the file into Django's storage; only the person who asked may download it, until
+    EXPORT_FILE_RETENTION_HOURS have passed and the purge job deletes it. `params` is the list's query
+    string as asked (the filters), applied again in the worker with the asker's scope and permissions.
+    """
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", _("Customers")
+
+    class Format(models.TextChoices):
+        XLSX = "xlsx", _("XLSX workbook")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Being written")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Deleted after the retention period")
+
+    kind = models.CharField(_("list"), max_length=16, choices=Kind.choices)
+    file_format = models.CharField(_("format"), max_length=8, choices=Format.choices, default=Format.XLSX)
+    params = models.JSONField(_("filters"), default=dict, blank=True)
+    plaintext = models.BooleanField(_("personal data in plain text"), default=False)
+    language = models.CharField(_("language"), max_length=16, blank=True,
+                                help_text=_("The language of the column titles: the one the export was asked in."))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("asked for by"),
+                                   on_delete=models.PROTECT, related_name="+", db_index=False)
+    created_at = models.DateTimeField(_("asked for"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    rows_total = models.PositiveBigIntegerField(_("rows"), null=True, blank=True)
+    file = models.FileField(_("file"), upload_to=export_file_path, max_length=300, blank=True)
+    size = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    downloads = models.PositiveIntegerField(_("downloads"), default=0)
+    file_purged_at = models.DateTimeField(_("file deleted"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        ordering = ["-created_at", "-id"]
+        default_permissions = ("view",)
+        indexes = [models.Index(fields=["created_by", "-created_at", "-id"], name="reports_export_user_time")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()} {self.file_format}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("exports:export-detail", args=[self.pk])
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def filename(self) -> str:
+        return f"{self.kind}.{self.file_format}"

@@ -1,4 +1,4 @@
-"""Reads of the reports app: the job-run log."""
+"""Reads of the reports app: the job-run log, imports and a person's exports."""
 
 from __future__ import annotations
 
@@ -49,3 +49,22 @@ def import_job_page(*, user, cursor: str | None = None, size: int = 25) -> tuple
     from crm_site.pagination import keyset_page
 
     return keyset_page(import_jobs_visible(user=user), fields=("-created_at", "-id"), cursor=cursor, size=size)
+
+
+def export_jobs_of(*, user, limit: int = 50) -> QuerySet:
+    """The person's own background exports, newest first (exports are personal: nobody sees another's)."""
+    from .models import ExportJob
+
+    return ExportJob.objects.filter(created_by=user.pk).order_by("-created_at", "-id")[:limit]
+
+
+def export_job_access(*, user, pk) -> Any:
+    """One of the person's own exports, or Http404 (the same for a missing one and someone else's)."""
+    from django.http import Http404
+
+    from .models import ExportJob
+
+    try:
+        return ExportJob.objects.get(pk=pk, created_by=user.pk)
+    except (ExportJob.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None

@@ -74,3 +74,21 @@ def import_revert(self, job_id: int) -> int:
 
     revert_job(job_id)
     return job_id
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=TRANSIENT_ERRORS,
+             retry_backoff=True, max_retries=5)
+def export_build(self, job_id: int) -> int:
+    """Write a background export's file; a redelivered message writes it again, or finds it ready and stops."""
+    from .exports import export_build as build
+    from .exports import export_fail
+
+    try:
+        build(job_id)
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception:
+        # The export's page says it failed; the traceback goes to the worker's log, not to the page.
+        export_fail(job_id)
+        raise
+    return job_id

@@ -1,8 +1,9 @@
-// Import page: the status panel polls itself while a file is checked, committed or reverted (hx-trigger "every 1s").
+// Import and export pages: the status panel polls itself while a file is checked, committed, reverted or
+// written (hx-trigger "every 1s").
 // Loaded as a file (CSP forbids inline script).
 (function () {
   function isPanel(elt) {
-    return elt && elt.id === "import-status" && elt.hasAttribute("data-polling");
+    return elt && (elt.id === "import-status" || elt.id === "export-status") && elt.hasAttribute("data-polling");
   }
 
   // A failed poll must not repeat its error every second: app.js shows the error once, then the
