@@ -224,7 +224,7 @@ for _role in (Role.BRANCH_MANAGER, Role.OPERATIONS):
 # Exports (issue 5): the customer list's export checks customers.export_customer, the model permission
 # django-import-export's admin checks too (IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"), so the page
 # and the admin's button agree. Administrators get it here; RMs never export.
-ROLE_PERMISSIONS[Role.ADMINISTRATOR].append("customers.export_customer")
+ROLE_PERMISSIONS[Role.ADMINISTRATOR] += ["customers.export_customer", "reports.view_exportjob"]
 
 # Leads, assignment rules and referrals (issue 7): RMs work and convert their leads; branch managers
 # assign by hand, keep the rules and specialists, and see referral conversion; service agents (tellers)

@@ -1,4 +1,4 @@
-"""Hourly deletion of export files past EXPORT_FILE_RETENTION_HOURS (editable in admin), and the removal of
+"""Administrators may read the export log in admin; hourly deletion of export files past EXPORT_FILE_RETENTION_HOURS (editable in admin), and the removal of
 `reports.export_data`: it gated nothing (each list's export has its own permission, customers.export_customer),
 so a role holding it only looked able to do something it could not."""
 
@@ -7,10 +7,13 @@ import json
 from django.conf import settings
 from django.db import migrations
 
+from org.roles import ROLE_PERMISSIONS, sync_role_permissions
+
 SCHEDULE = ("export_files_purge", "Delete export files past their retention", "20", "*")
 
 
 def forwards(apps, schema_editor):
+    sync_role_permissions(apps, ROLE_PERMISSIONS)  # administrators read the export log in admin
     crontab_model = apps.get_model("django_celery_beat", "CrontabSchedule")
     task_model = apps.get_model("django_celery_beat", "PeriodicTask")
     job, title, minute, hour = SCHEDULE

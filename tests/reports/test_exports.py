@@ -230,6 +230,18 @@ def test_the_list_menu_offers_the_workbook_as_a_form_and_links_my_exports(client
     assert reverse("exports:export-list") in page
 
 
+def test_administrators_read_the_export_log_in_admin_but_get_no_file_there(client_for, book):
+    job = exports.export_build(_ask(client_for("manager1"), pii="plain").pk)
+    admin = client_for("admin")
+
+    listing = admin.get(reverse("admin:reports_exportjob_changelist")).content.decode()
+    assert reverse("admin:reports_exportjob_change", args=[job.pk]) in listing
+    page = admin.get(reverse("admin:reports_exportjob_change", args=[job.pk]))
+    assert page.status_code == 200
+    assert job.file.name not in page.content.decode()
+    assert client_for("ops1").get(reverse("admin:reports_exportjob_changelist")).status_code in (302, 403)
+
+
 # ------------------------------------------------------------------------------------------------
 # On a real worker.
 
@@ -256,3 +268,42 @@ def test_a_workbook_asked_for_in_chinese_is_written_by_the_worker_and_downloaded
     assert rows[0][:2] == ("客户号", "名称")  # the worker wrote the titles in the language asked in
     assert [row[0] for row in rows[1:]] == ["C7000000001"]
     assert cache.get(exports.progress_key(job.pk)) is None
+
+
+def _copies_of(customer_no: str, count: int) -> None:
+    """`count` more customers like `customer_no` (numbers E000000001 …), in one statement."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'customers_customer' "
+                       "AND column_name NOT IN ('id', 'customer_no')")
+        columns = ", ".join(f'"{name}"' for (name,) in cursor.fetchall())
+        cursor.execute(f"INSERT INTO customers_customer (customer_no, {columns}) "  # noqa: S608 - catalogue names
+                       f"SELECT 'E' || lpad(g::text, 9, '0'), {columns} FROM customers_customer, "
+                       f"generate_series(1, %s) AS g WHERE customer_no = %s", [count, customer_no])
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_while_writing_is_replaced_and_the_export_ends_with_every_row_in_one_file(
+        client_for, book, worker):
+    import signal
+
+    _copies_of("C7000000002", 40_000)
+    job = _ask(client_for("ops1"))
+    wait_for(lambda: (cache.get(exports.progress_key(job.pk)) or 0) >= exports.PROGRESS_EVERY, timeout=90,
+             interval=0.02, what="the workbook to be part-written")
+    victims = worker.pool_children()
+    assert len(victims) == 1
+    victims[0].send_signal(signal.SIGKILL)
+
+    wait_for(lambda: ExportJob.objects.get(pk=job.pk).status == ExportJob.Status.READY, timeout=180,
+             what="the redelivered export")
+    job.refresh_from_db()
+    assert job.attempts == 2
+    assert job.rows_total == 40_002
+    folder = job.file.name.rsplit("/", 1)[0]
+    assert default_storage.listdir(folder)[1] == ["customers.xlsx"]
+    with default_storage.open(job.file.name, "rb") as file:
+        sheet = openpyxl.load_workbook(file, read_only=True).worksheets[0]
+        assert sum(1 for _row in sheet.iter_rows(values_only=True)) == 1 + 40_002
