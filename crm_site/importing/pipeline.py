@@ -453,14 +453,24 @@ def _commit(job_id: int) -> Any:
     return job_model.objects.get(pk=job_id)
 
 
+# Columns of a target table that say when its row was written (Django's auto_now_add / auto_now), and the
+# value they get at commit: one time for every row of the statement.
+WRITE_TIME_COLUMNS = frozenset({"created_at", "updated_at"})
+WRITE_TIME = "statement_timestamp()"
+
+
 def _commit_rows(job, resource: FastImport) -> dict[str, int]:
     table, stage, before = resource.target_table, job.stage_table, job.before_table
     columns = ", ".join(resource.stage_columns)
+    # Rows are stamped when they are written, not when their file was checked (the operator may confirm hours
+    # later): the staged created_at / updated_at are replaced by the writing statement's time.
+    values = ", ".join(f"{WRITE_TIME} AS {column}" if column in WRITE_TIME_COLUMNS else column
+                       for column in resource.stage_columns)
     with connection.cursor() as cursor:
         # The row audit triggers skip rows while this transaction-local setting is set; the commit writes
         # one summary entry instead (docs/decisions.md: "Bulk imports and the audit trail").
         cursor.execute("SELECT set_config('crm.audit_bulk', %s, true)", [str(job.pk)])
-        cursor.execute(f"INSERT INTO {table} (id, {columns}) SELECT _target_id, {columns} "  # noqa: S608
+        cursor.execute(f"INSERT INTO {table} (id, {columns}) SELECT _target_id, {values} "  # noqa: S608
                        f"FROM {stage} WHERE _action = %s", [NEW])
         created = cursor.rowcount
         updated = 0
@@ -473,7 +483,8 @@ def _commit_rows(job, resource: FastImport) -> dict[str, int]:
             kept = ", ".join(f"t.{column}" for column in update_columns)
             cursor.execute(f"CREATE TABLE {before} AS SELECT t.id, {kept} FROM {table} AS t "  # noqa: S608
                            f"JOIN {stage} AS s ON s._target_id = t.id AND s._action = %s", [CHANGED])
-            assignments = ", ".join(f"{column} = s.{column}" for column in update_columns)
+            assignments = ", ".join(f"{column} = {WRITE_TIME}" if column in WRITE_TIME_COLUMNS
+                                    else f"{column} = s.{column}" for column in update_columns)
             changed = " OR ".join(f"t.{column} IS DISTINCT FROM s.{column}"
                                   for column in update_columns if column != "updated_at")
             # Each staged row names its target by primary key: probe the key (≈ 2 µs a row) rather than let the

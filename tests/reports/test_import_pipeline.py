@@ -67,6 +67,22 @@ def test_ops_imports_a_utf8_file_with_chinese_headers_and_personal_data_is_seale
     assert Customer.objects.get(customer_no="C900000002").primary_rm == org["rm2"]
 
 
+def test_rows_are_stamped_with_the_time_of_the_commit_not_of_the_check(org):
+    job = start(org["ops1"], csv_bytes(_customer_rows()), mode="upsert")
+    commit(job, org["ops1"])
+    job.refresh_from_db()
+    created = set(Customer.objects.values_list("created_at", flat=True))
+    assert len(created) == 1  # one time for the whole statement
+    assert job.validated_at < created.pop() <= job.committed_at
+
+    update = start(org["ops1"], csv_bytes([["客户号", "职业"], ["C900000001", "律师"]]), mode="update")
+    commit(update, org["ops1"])
+    update.refresh_from_db()
+    zhang = Customer.objects.get(customer_no="C900000001")
+    assert update.validated_at < zhang.updated_at <= update.committed_at
+    assert zhang.created_at < update.validated_at  # an update keeps the creation time
+
+
 def test_commit_writes_one_summary_audit_entry_and_no_entry_per_row(org):
     before = AuditEntry.objects.count()
     job = run(org["ops1"], csv_bytes(_customer_rows()))
