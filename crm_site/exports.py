@@ -1,6 +1,7 @@
 """Exports of any list as CSV or XLSX, with flat memory at a million rows.
 
-A list's export view builds two things and hands them to `export_response()`:
+A list's export builds two things and hands them to `csv_response()` (streamed in the request) or, for a
+workbook, `write_xlsx()` (in a worker, see below):
 
 - a header (translated column titles), and
 - rows: any iterable of tuples, usually `queryset_rows()` (a Django queryset read through a
@@ -9,7 +10,7 @@ A list's export view builds two things and hands them to `export_response()`:
 
 CSV is UTF-8 with a BOM (Excel opens Chinese correctly) and streams as it is produced. XLSX is
 written by XlsxWriter in `constant_memory` mode (each row goes to a temporary file as it comes,
-strings inline, no shared-strings table) and the finished file is streamed back from disk; a sheet
+strings inline, no shared-strings table); a sheet
 holds at most 1,048,576 rows, so longer exports continue on further sheets with the header repeated.
 
 An XLSX workbook of a large list takes about a minute per million rows, so a list's XLSX export runs
@@ -37,7 +38,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 
 # A cell starting with one of these is a formula to Excel/WPS; a leading apostrophe makes it text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -132,7 +133,7 @@ def csv_rows(header: list[str], rows: Iterable[Iterable[object]]) -> Iterator[st
 
 
 def write_xlsx(target, header: Sequence[str], rows: Iterable[Sequence[object]], *, sheet_title: str = "",
-               max_rows: int = XLSX_MAX_ROWS) -> int:
+               max_rows: int = XLSX_MAX_ROWS, tmpdir: str | None = None) -> int:
     """Write an XLSX workbook to `target` (a path or a binary file) in constant memory; returns the data rows.
 
     Text is always a string cell (never a number or a formula), numbers are number cells, dates ISO
@@ -141,7 +142,7 @@ def write_xlsx(target, header: Sequence[str], rows: Iterable[Sequence[object]], 
     import xlsxwriter
 
     workbook = xlsxwriter.Workbook(target, {"constant_memory": True, "in_memory": False,
-                                            "tmpdir": tempfile.gettempdir()})
+                                            "tmpdir": tmpdir or tempfile.gettempdir()})
     bold = workbook.add_format({"bold": True})
     base_title = (sheet_title or "Sheet")[:25].translate(str.maketrans("", "", "[]:*?/\\"))
     sheets = 0
@@ -183,24 +184,6 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[o
     response = StreamingHttpResponse(csv_chunks(header, rows), content_type=CONTENT_TYPES["csv"])
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
-
-
-def xlsx_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[object]], *,
-                  sheet_title: str = "") -> FileResponse:
-    """The workbook is built in an anonymous temporary file (gone when the response closes), then streamed."""
-    target = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it after sending
-    write_xlsx(target, header, rows, sheet_title=sheet_title)
-    target.seek(0)
-    response = FileResponse(target, content_type=CONTENT_TYPES["xlsx"], as_attachment=True, filename=filename)
-    return response
-
-
-def export_response(*, fmt: str, basename: str, header: Sequence[str], rows: Iterable[Sequence[object]],
-                    sheet_title: str = "") -> StreamingHttpResponse | FileResponse:
-    """The export in the asked format (`csv` or `xlsx`) as a download named `<basename>.<fmt>`."""
-    if fmt == "xlsx":
-        return xlsx_response(f"{basename}.xlsx", header, rows, sheet_title=sheet_title or basename)
-    return csv_response(f"{basename}.csv", header, rows)
 
 
 # --- background exports --------------------------------------------------------------------------------

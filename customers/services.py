@@ -133,7 +133,7 @@ def customer_export(*, actor: Any, filters: dict[str, Any], fmt: str, plaintext:
     Needs `export_customer`; plaintext personal data also needs `reveal_customer_pii` and is audited
     as a reveal of those fields as well. The audit entries are committed before the first row leaves,
     with the number of rows the export holds when it starts (counted in the same scoped query); an
-    export written in the background names its job (`job_id`).
+    export written in the background names its job (`job_id`), and its downloads are the reveals.
     """
     from .selectors import customer_export_header, customer_export_rows, customer_filtered
 
@@ -145,7 +145,8 @@ def customer_export(*, actor: Any, filters: dict[str, Any], fmt: str, plaintext:
         detail["export"] = job_id
     audit_record(action=AuditEntry.Action.EXPORT, actor=actor, request=request, object_type="customers.customer",
                  detail=detail)
-    if plaintext:
+    # A file written in the background is read when it is downloaded: each download is audited as the reveal.
+    if plaintext and job_id is None:
         audit_record(action=AuditEntry.Action.REVEAL, actor=actor, request=request,
                      object_type="customers.customer", fields=pii.PII_FIELDS, detail={**detail, "export": True})
     return customer_export_header(), customer_export_rows(user=actor, filters=filters, plaintext=plaintext)

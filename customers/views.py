@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm_site.exports import FORMATS, export_response
+from crm_site.exports import FORMATS, csv_response
 from reports.exports import export_start
 
 from . import pii, services
@@ -283,5 +283,4 @@ def customer_export(request):
         return redirect(job)
     header, rows = services.customer_export(actor=request.user, filters=filters, fmt=fmt, plaintext=plaintext,
                                             request=request)
-    return export_response(fmt=fmt, basename="customers", header=header, rows=rows,
-                           sheet_title=str(Customer._meta.verbose_name_plural))
+    return csv_response("customers.csv", header, rows)

@@ -45,12 +45,8 @@ def export_detail(request, pk: int):
 def export_download(request, pk: int):
     job = export_job_access(user=request.user, pk=pk)
     try:
-        exports.export_download(actor=request.user, job=job, request=request)
+        handle = exports.export_download(actor=request.user, job=job, request=request)
     except ValidationError:
         raise Http404 from None  # no file (any more): as if there were nothing at this address
-    try:
-        handle = job.file.open("rb")
-    except FileNotFoundError:
-        raise Http404 from None
     return FileResponse(handle, content_type=CONTENT_TYPES[job.file_format], as_attachment=True,
                         filename=job.filename)

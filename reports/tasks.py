@@ -86,6 +86,8 @@ def export_build(self, job_id: int) -> int:
     try:
         build(job_id)
     except TRANSIENT_ERRORS:
+        if self.request.retries >= self.max_retries:
+            export_fail(job_id)  # the last retry: the page must not show "being written" for ever
         raise
     except Exception:
         # The export's page says it failed; the traceback goes to the worker's log, not to the page.

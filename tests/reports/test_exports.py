@@ -108,8 +108,9 @@ def test_asking_is_audited_with_the_export_and_each_download_as_a_reveal_when_in
     downloads = AuditEntry.objects.filter(action=AuditEntry.Action.EXPORT, detail__download=True)
     assert downloads.count() == 2
     assert {entry.actor_username for entry in downloads} == {"manager1"}
-    reveals = AuditEntry.objects.filter(action=AuditEntry.Action.REVEAL, detail__download=True)
-    assert reveals.count() == 2
+    reveals = AuditEntry.objects.filter(action=AuditEntry.Action.REVEAL)
+    assert reveals.count() == 2  # the downloads are the reads; asking for the file revealed nothing yet
+    assert all(entry.detail["download"] and entry.detail["export"] == job.pk for entry in reveals)
     assert sorted(reveals.first().fields) == ["address", "email", "id_number", "phone"]
     job.refresh_from_db()
     assert job.downloads == 2
@@ -152,6 +153,37 @@ def test_an_invalid_filter_is_refused_naming_it_and_no_export_is_queued(client_f
     assert not ExportJob.objects.exists()
 
 
+def test_a_plaintext_workbook_needs_the_reveal_permission_and_a_refusal_queues_nothing(client_for, book):
+    response = client_for("ops1").post(EXPORT_URL, {"format": "xlsx", "pii": "plain"})
+    assert response.status_code == 403
+    assert not ExportJob.objects.exists()
+    assert not AuditEntry.objects.filter(action__in=[AuditEntry.Action.EXPORT, AuditEntry.Action.REVEAL]).exists()
+
+
+def _keep_export_lose_reveal(user):
+    """Branch manager → marketing: still exports customers, no longer reveals personal data."""
+    user.groups.set([Group.objects.get(name=Role.MARKETING)])
+
+
+def test_a_plaintext_download_is_refused_once_the_asker_lost_only_the_reveal_permission(client_for, book):
+    client = client_for("manager1")
+    job = exports.export_build(_ask(client, pii="plain").pk)
+    _keep_export_lose_reveal(book["manager1"])
+
+    assert _download(client, job).status_code == 403
+    assert not AuditEntry.objects.filter(detail__download=True).exists()
+
+
+def test_the_worker_refuses_plain_text_to_someone_who_lost_only_the_reveal_permission(client_for, book):
+    job = _ask(client_for("manager1"), pii="plain")
+    _keep_export_lose_reveal(book["manager1"])
+
+    job = exports.export_build(job.pk)
+
+    assert (job.status, job.error, job.file.name) == (ExportJob.Status.FAILED,
+                                                      "Your role may not reveal personal data.", "")
+
+
 def test_a_download_is_refused_once_the_asker_lost_the_permission(client_for, book):
     client = client_for("manager1")
     job = _ask(client, pii="plain")
@@ -180,8 +212,10 @@ def test_a_job_whose_worker_died_is_written_again_into_one_file_and_a_ready_one_
     client = client_for("ops1")
     job = exports.export_build(_ask(client).pk)
     first_name = job.file.name
-    # A worker killed after writing but before the status was saved: the message comes back.
-    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING)
+    # A worker killed after storing the file but before recording it: the record names no file, a stray one
+    # sits in the export's folder, and the message comes back.
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING, file="")
+    default_storage.save(first_name.replace("customers.xlsx", "customers_partial.xlsx"), io.BytesIO(b"PK"))
 
     again = exports.export_build(job.pk)
 
@@ -192,6 +226,17 @@ def test_a_job_whose_worker_died_is_written_again_into_one_file_and_a_ready_one_
     assert again.file.name == first_name
     finished = again.finished_at
     assert exports.export_build(job.pk).finished_at == finished  # a ready export is not written twice
+    assert not exports._scratch_dir(job.pk).exists()  # no workbook left on the worker's disk
+
+
+def test_an_export_that_keeps_killing_its_worker_fails_after_three_attempts(client_for, book):
+    job = _ask(client_for("ops1"))
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING, attempts=exports.MAX_ATTEMPTS)
+
+    job = exports.export_build(job.pk)
+
+    assert (job.status, job.attempts) == (ExportJob.Status.FAILED, exports.MAX_ATTEMPTS)
+    assert "could not be written" in job.error
 
 
 def test_files_past_the_retention_are_deleted_and_the_page_says_so(client_for, book, settings):
@@ -200,8 +245,15 @@ def test_files_past_the_retention_are_deleted_and_the_page_says_so(client_for, b
     fresh = exports.export_build(_ask(client).pk)
     ExportJob.objects.filter(pk=old.pk).update(finished_at=timezone.now() - dt.timedelta(hours=25))
 
+    stale = _ask(client)  # queued a day ago and never picked up
+    ExportJob.objects.filter(pk=stale.pk).update(created_at=timezone.now() - dt.timedelta(hours=25))
+    waiting = _ask(client)  # queued just now: left alone
+
     assert exports.export_files_purge() == 1
     assert exports.export_files_purge() == 0  # idempotent
+    stale.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (stale.status, waiting.status) == (ExportJob.Status.FAILED, ExportJob.Status.QUEUED)
 
     old.refresh_from_db()
     assert (old.status, old.file.name) == (ExportJob.Status.EXPIRED, "")
