@@ -42,7 +42,8 @@ class Stage(models.Model):
 
     pipeline = models.ForeignKey(Pipeline, verbose_name=_("pipeline"), on_delete=models.CASCADE,
                                  related_name="stages")
-    code = models.SlugField(_("code"), max_length=32,
+    # Context: a branch's "code" is its bank code (机构号); a stage's is a name for rules and reports.
+    code = models.SlugField(pgettext_lazy("stage", "code"), max_length=32,
                             help_text=_("A stable name for the stage in rules and reports (proposal, signed)."))
     name = models.CharField(_("name"), max_length=100)
     order = models.PositiveSmallIntegerField(_("order"), help_text=_("Stages are shown and walked in this order."))

@@ -262,9 +262,12 @@ class LeadAssignment(models.Model):
     """Every change of a lead's assignee: who or which rule, when, from whom, to whom."""
 
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="assignments")
-    from_user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("from"), null=True, blank=True,
+    # Context: "from"/"to" of a message (收件人) read wrongly for a hand-over between staff.
+    from_user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=pgettext_lazy("assignment", "from"),
+                                  null=True, blank=True,
                                   on_delete=models.PROTECT, related_name="+", db_index=False)
-    to_user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("to"), on_delete=models.PROTECT,
+    to_user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=pgettext_lazy("assignment", "to"),
+                                on_delete=models.PROTECT,
                                 related_name="+", db_index=False)
     rule = models.ForeignKey(AssignmentRule, verbose_name=_("rule"), null=True, blank=True,
                              on_delete=models.SET_NULL, related_name="+", db_index=False)
