@@ -1,8 +1,8 @@
 """Export benchmarks: the customer list exported through its view, consumed to the last byte like a client.
 
 Each export runs in a child process of its own (`python -m bench.exports child FORMAT [LIMIT]`), as a
-web worker would serve it, so its peak memory (`export_peak_rss_mb`, the child's ru_maxrss from
-wait4) is the export's alone. The exporter is `marketing1`, a head-office role with the export
+web worker would serve it, so its peak memory (`export_peak_rss_mb`, measured through bench/peak.py) is
+the export's alone. The exporter is `marketing1`, a head-office role with the export
 permission and without the reveal permission, who sees every customer: the whole bank, masked.
 
 - `export_rows_per_s`, `export_peak_rss_mb`: CSV of every customer (1M at SCALE=1000000).
@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,14 +36,15 @@ EXPORTER = "marketing1"
 
 def _child(fmt: str, limit: int = 0) -> dict:
     """Run one export in a child process: rows, seconds (request to last byte) and peak RSS in MB."""
-    command = [sys.executable, "-m", "bench.exports", "child", fmt, str(limit)]
-    child = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE)
-    output = child.stdout.read()
-    _pid, status, usage = os.wait4(child.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"export child ({fmt}) failed with status {status}")
-    figures = json.loads(output)
-    figures["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # Linux reports KiB
+    from bench.peak import run
+
+    with tempfile.TemporaryFile() as output:
+        measured = run([sys.executable, "-m", "bench.exports", "child", fmt, str(limit)], cwd=ROOT, stdout=output)
+        if measured.exit_code != 0:
+            raise RuntimeError(f"export child ({fmt}) failed with status {measured.exit_code}")
+        output.seek(0)
+        figures = json.loads(output.read())
+    figures["peak_rss_mb"] = measured.peak_rss_mb
     return figures
 
 

@@ -9,7 +9,8 @@ against django-import-export's default path, in the same run.
   its indexes and its foreign keys, holding the same existing rows, built before and dropped after.
   import_vs_raw_copy_no_fk_ratio: the same against a copy without the foreign keys (as sessions 1-3 measured).
 - import_update_100k_s: 100,000 of those customers updated (new phone and occupation), same two steps.
-- import_peak_rss_mb: the larger peak RSS (ru_maxrss of the children) of the validation and commit steps.
+- import_peak_rss_mb: the larger peak RSS of the validation and commit steps (each a child process, its shards
+  included, measured through bench/peak.py so that the bench process's own memory does not count).
 - import_vs_library_default_ratio: a 20,000-row sample (or N when smaller) through CustomerResource's
   django-import-export path as admin runs it (import_data dry run, then again for real), rows/s compared.
 Afterwards every import is reverted and the library's rows deleted, so the bench database is as before.
@@ -21,7 +22,6 @@ import csv
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -69,17 +69,17 @@ def _child(step: str, job_id: int) -> tuple[float, float]:
     """Seconds and peak RSS (MB) of one pipeline step in a child process, as a worker runs it. The seconds are
     the task's own, timed inside the child once Django is up: a Celery worker is started before the operator
     uploads, so its start-up is no part of an import (noted apart in STARTS)."""
+    from bench.peak import run
+
     begin = time.perf_counter()
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        child = subprocess.Popen([sys.executable, "-m", "bench.imports", step, str(job_id), out.name], cwd=ROOT,
-                                 env=os.environ.copy())
-        _pid, status, usage = os.wait4(child.pid, 0)
+        measured = run([sys.executable, "-m", "bench.imports", step, str(job_id), out.name], cwd=ROOT)
         elapsed = time.perf_counter() - begin
-        if os.waitstatus_to_exitcode(status) != 0:
+        if measured.exit_code != 0:
             raise RuntimeError(f"bench.imports {step} {job_id} failed")
         task_s = json.loads(Path(out.name).read_text())["seconds"]
     STARTS.append(elapsed - task_s)
-    return task_s, usage.ru_maxrss / 1024
+    return task_s, measured.peak_rss_mb
 
 
 def _job_for(path: Path, *, actor, mode: str):

@@ -1,13 +1,12 @@
 """Scoring and data-quality benchmarks: the RFM and cleansing jobs end to end, each in a process of its own.
 
 Each job runs as `manage.py run_job NAME` in a child process (as a worker would run it), so its wall
-time includes Django start-up (about a second) and its peak memory (`rfm_peak_rss_mb`, the child's
-ru_maxrss from wait4) is the job's alone, not the bench process's.
+time includes Django start-up (about a second) and its peak memory (`rfm_peak_rss_mb`, measured through
+bench/peak.py) is the job's alone, not the bench process's.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -21,13 +20,14 @@ def _run_job(name: str, *params: str) -> tuple[float, float]:
     command = [sys.executable, "manage.py", "run_job", name]
     for param in params:
         command += ["--param", param]
+    from bench.peak import run
+
     begin = time.perf_counter()
-    child = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL)
-    _pid, status, usage = os.wait4(child.pid, 0)
+    measured = run(command, cwd=ROOT, stdout=subprocess.DEVNULL)
     elapsed = time.perf_counter() - begin
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"run_job {name} failed with status {status}")
-    return elapsed, usage.ru_maxrss / 1024  # Linux reports KiB
+    if measured.exit_code != 0:
+        raise RuntimeError(f"run_job {name} failed with status {measured.exit_code}")
+    return elapsed, measured.peak_rss_mb
 
 
 def rfm(results: dict) -> None:

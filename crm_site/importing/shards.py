@@ -212,18 +212,22 @@ def settle_duplicates(job, resource, key_files: list[Path], tally) -> None:
     from .pipeline import FIRST_ERRORS, NEW, duplicate_message
 
     first: dict[Any, int] = {}
+    repeated = False
     for path in key_files:
         for number, key, _value in pickle.loads(path.read_bytes()):  # noqa: S301 - our own shards wrote it
-            if first.setdefault(key, number) > number:
-                first[key] = number
+            earlier = first.setdefault(key, number)
+            if earlier != number:
+                repeated = True
+                if earlier > number:
+                    first[key] = number
+    if not repeated:  # the usual file: no second read of the key files (≈ 0.5 s at 1M rows)
+        return
     repeats: list[tuple[int, int, str]] = []
     for path in key_files:
         repeats.extend((number, first[key], value)
                        for number, key, value in pickle.loads(path.read_bytes())  # noqa: S301
                        if first[key] != number)
     del first
-    if not repeats:
-        return
     rows = [number for number, _first, _value in repeats]
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {job.stage_table} WHERE _row = ANY(%s) RETURNING _action", [rows])  # noqa: S608
