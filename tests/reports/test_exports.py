@@ -279,6 +279,9 @@ def test_the_list_menu_offers_the_workbook_as_a_form_and_links_my_exports(client
     page = client_for("manager1").get(reverse("customers:customer-list"), {"tier": "mass"}).content.decode()
     assert f'<form method="post" action="{EXPORT_URL}?tier=mass">' in page
     assert page.count('name="format" value="xlsx"') == 2  # masked, and in plain text for a revealer
+    # A screen reader tells the two apart by their names, as the menu's headings do for the eye.
+    assert page.count('<span class="visually-hidden"> personal data masked</span>') == 2
+    assert page.count('<span class="visually-hidden"> personal data in plain text</span>') == 2
     assert reverse("exports:export-list") in page
 
 
