@@ -152,6 +152,17 @@ def customer_export(*, actor: Any, filters: dict[str, Any], fmt: str, plaintext:
     return customer_export_header(), customer_export_rows(user=actor, filters=filters, plaintext=plaintext)
 
 
+@transaction.atomic
+def customer_export_start(*, actor: Any, params: Any, filters: dict[str, Any], plaintext: bool = False, request=None):
+    """Ask for the list (its query string `params`, cleaned as `filters`) as an XLSX workbook a worker writes:
+    checked, audited and queued in one transaction, so a refusal leaves no export behind. Returns the export."""
+    from reports.exports import export_start
+
+    job = export_start(actor=actor, kind="customers", params=params, plaintext=plaintext)
+    customer_export(actor=actor, filters=filters, fmt="xlsx", plaintext=plaintext, request=request, job_id=job.pk)
+    return job
+
+
 def _export_allowed(actor: Any, *, plaintext: bool) -> None:
     if not (actor.is_active and actor.has_perm("customers.export_customer")):
         raise PermissionDenied(_("Your role may not export customers."))

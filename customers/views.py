@@ -1,7 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404, HttpResponseBadRequest, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -9,7 +8,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm_site.exports import FORMATS, csv_response
-from reports.exports import export_start
 
 from . import pii, services
 from .forms import CloseCustomerForm, CustomerFilterForm, CustomerForm, MergeForm, RelationshipForm
@@ -276,10 +274,8 @@ def customer_export(request):
     except ValidationError as exc:
         return HttpResponseBadRequest(" ".join(exc.messages))
     if fmt == "xlsx":
-        with transaction.atomic():
-            job = export_start(actor=request.user, kind="customers", params=request.GET, plaintext=plaintext)
-            services.customer_export(actor=request.user, filters=filters, fmt=fmt, plaintext=plaintext,
-                                     request=request, job_id=job.pk)
+        job = services.customer_export_start(actor=request.user, params=request.GET, filters=filters,
+                                             plaintext=plaintext, request=request)
         return redirect(job)
     header, rows = services.customer_export(actor=request.user, filters=filters, fmt=fmt, plaintext=plaintext,
                                             request=request)

@@ -71,14 +71,18 @@ class JobRun(models.Model):
         return None
 
 
-def import_file_path(instance: ImportJob, filename: str) -> str:
-    """imports/<year>/<month>/<job id>/<original name>: the job id keeps two uploads of one name apart."""
+def _job_file_path(folder: str, instance: ImportJob | ExportJob, filename: str) -> str:
+    """<folder>/<year>/<month>/<job id>/<name>: one folder per job keeps two files of one name apart."""
     import posixpath
 
     from django.utils import timezone
 
     now = instance.created_at or timezone.now()
-    return f"imports/{now:%Y/%m}/{instance.pk}/{posixpath.basename(filename)}"
+    return f"{folder}/{now:%Y/%m}/{instance.pk}/{posixpath.basename(filename)}"
+
+
+def import_file_path(instance: ImportJob, filename: str) -> str:
+    return _job_file_path("imports", instance, filename)
 
 
 class ImportJob(models.Model):
@@ -232,13 +236,8 @@ class ImportRowError(models.Model):
 
 
 def export_file_path(instance: ExportJob, filename: str) -> str:
-    """exports/<year>/<month>/<job id>/<name>: one folder per job, so a rebuilt file replaces its own."""
-    import posixpath
-
-    from django.utils import timezone
-
-    now = instance.created_at or timezone.now()
-    return f"exports/{now:%Y/%m}/{instance.pk}/{posixpath.basename(filename)}"
+    """One folder per export, so a rebuilt file replaces its own (reports/exports.py clears it first)."""
+    return _job_file_path("exports", instance, filename)
 
 
 class ExportJob(models.Model):

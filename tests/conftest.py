@@ -25,6 +25,25 @@ def pytest_configure(config):
         celery_app.conf.task_default_queue = f"crm-test-{os.getpid()}"
 
 
+@pytest.fixture
+def shared_media(settings, tmp_path, monkeypatch):
+    """One media folder for this process (the web side, the live server) and the workers it starts (other
+    processes read the environment): an upload stored here is read there, and a file written there is served here."""
+    settings.MEDIA_ROOT = tmp_path
+    monkeypatch.setenv("MEDIA_ROOT", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def media_worker(roles, shared_media):
+    """A real Celery worker process (tests/workers.py) on the test's queue, database and media folder."""
+    from .workers import Worker
+
+    running = Worker().start()
+    yield running
+    running.stop()
+
+
 @pytest.fixture(autouse=True)
 def _english_unless_asked(settings):
     # Messages are asserted in English; the Chinese UI is exercised by the browser tests, whose

@@ -12,19 +12,7 @@ from playwright.sync_api import expect
 from customers import services as customer_services
 from customers.models import Customer
 
-from ..workers import Worker
-
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.worker]
-
-
-@pytest.fixture
-def worker(roles, settings, tmp_path, monkeypatch):
-    # The worker (another process) writes the file into storage; the live server (this process) hands it out.
-    settings.MEDIA_ROOT = tmp_path
-    monkeypatch.setenv("MEDIA_ROOT", str(tmp_path))
-    running = Worker().start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
@@ -41,7 +29,7 @@ def book(org):
     ("en", "Download customers.xlsx", "The file is ready"),
     ("zh-CN", "下载 customers.xlsx", "文件已就绪"),
 ])
-def test_ops1_downloads_the_filtered_list_as_csv_and_xlsx(page, live_server, sign_in, book, worker, language,
+def test_ops1_downloads_the_filtered_list_as_csv_and_xlsx(page, live_server, sign_in, book, media_worker, language,
                                                           button, ready):
     sign_in("ops1")
     page.goto(f"{live_server.url}/customers/?tier=wealth")

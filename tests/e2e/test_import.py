@@ -32,15 +32,7 @@ def _broken_id() -> str:
 
 
 @pytest.fixture
-def media(settings, tmp_path, monkeypatch):
-    # The live server (this process) stores the upload, the worker (another process) reads it.
-    settings.MEDIA_ROOT = tmp_path
-    monkeypatch.setenv("MEDIA_ROOT", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
-def worker_later(roles, media):
+def worker_later(roles, shared_media):
     """A worker started when the test says so, so the page is seen before the job is picked up."""
     started = []
 
@@ -77,11 +69,11 @@ def _upload(page, live_server, path: Path) -> None:
 
 
 def test_ops1_fixes_a_file_with_an_error_commits_it_and_sees_the_customers(page, live_server, sign_in, org,
-                                                                          worker_later, media):
-    broken = media / "客户导入.csv"
+                                                                          worker_later, shared_media):
+    broken = shared_media / "客户导入.csv"
     broken.write_bytes(csv_bytes([HEADER_ZH, *GOOD, ["C700000003", "赵国强", _broken_id(), "13412345678",
                                                       "BJ01", "E1001"]], encoding="gb18030"))
-    fixed = media / "客户导入-修正.csv"
+    fixed = shared_media / "客户导入-修正.csv"
     fixed.write_bytes(csv_bytes([HEADER_ZH, *GOOD, ["C700000003", "赵国强", resident_id("11010819790707567"),
                                                      "13412345678", "BJ01", "E1001"]], encoding="gb18030"))
 
@@ -145,7 +137,7 @@ def test_ops1_fixes_a_file_with_an_error_commits_it_and_sees_the_customers(page,
         expect(table).to_contain_text(number)
     assert Customer.objects.filter(customer_no__startswith="C7").count() == 3
 
-    not_a_table = media / "照片.png"
+    not_a_table = shared_media / "照片.png"
     not_a_table.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     _upload(page, live_server, not_a_table)
     _expect_panel(page, "import-file-error")

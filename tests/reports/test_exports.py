@@ -19,7 +19,7 @@ from org.roles import Role
 from reports import exports
 from reports.models import ExportJob
 
-from ..workers import Worker, wait_for
+from ..workers import wait_for
 
 ID_NUMBER = "11010519491231002X"
 EXPORT_URL = reverse("customers:customer-export")
@@ -300,17 +300,9 @@ def test_administrators_read_the_export_log_in_admin_but_get_no_file_there(clien
 # ------------------------------------------------------------------------------------------------
 # On a real worker.
 
-@pytest.fixture
-def worker(roles, settings, tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDIA_ROOT", str(tmp_path))
-    running = Worker().start()
-    yield running
-    running.stop()
-
-
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_workbook_asked_for_in_chinese_is_written_by_the_worker_and_downloaded(client_for, book, worker):
+def test_a_workbook_asked_for_in_chinese_is_written_by_the_worker_and_downloaded(client_for, book, media_worker):
     client = client_for("ops1")
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
     job = _ask(client, "q=王秀英")
@@ -341,14 +333,14 @@ def _copies_of(customer_no: str, count: int) -> None:
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_while_writing_is_replaced_and_the_export_ends_with_every_row_in_one_file(
-        client_for, book, worker):
+        client_for, book, media_worker):
     import signal
 
     _copies_of("C7000000002", 40_000)
     job = _ask(client_for("ops1"))
     wait_for(lambda: (cache.get(exports.progress_key(job.pk)) or 0) >= exports.PROGRESS_EVERY, timeout=90,
              interval=0.02, what="the workbook to be part-written")
-    victims = worker.pool_children()
+    victims = media_worker.pool_children()
     assert len(victims) == 1
     victims[0].send_signal(signal.SIGKILL)
 

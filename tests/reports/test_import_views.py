@@ -20,7 +20,7 @@ from org.models import AuditEntry, Branch, User
 from org.roles import Role
 from reports.models import ImportJob
 
-from ..workers import Worker, wait_for
+from ..workers import wait_for
 from .importing import HEADER_ZH, commit, csv_bytes, resident_id, start, upload
 
 pytestmark = pytest.mark.django_db
@@ -479,14 +479,6 @@ def test_history_pages_by_keyset_in_a_fixed_number_of_queries(client_for, org, d
 # ------------------------------------------------------------------------------------------------
 # The whole flow on a real worker.
 
-@pytest.fixture
-def worker(roles, settings, tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDIA_ROOT", str(tmp_path))
-    running = Worker().start()
-    yield running
-    running.stop()
-
-
 def _job_status(job):
     job.refresh_from_db()
     return job.status
@@ -494,7 +486,7 @@ def _job_status(job):
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_upload_preview_download_commit_revert_on_a_real_worker(client_for, org, worker):
+def test_upload_preview_download_commit_revert_on_a_real_worker(client_for, org, media_worker):
     client = client_for("ops1")
     response = client.post(reverse("imports:import-new"), {
         "kind": "customers", "mode": "create", "upload": upload(csv_bytes(_rows()), "客户.csv")})

@@ -10,26 +10,17 @@ from org.models import AuditEntry
 from reports import imports
 from reports.models import ImportJob
 
-from ..workers import Worker, wait_for
+from ..workers import wait_for
 from .importing import csv_bytes, resident_id, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROWS = 40_000  # validated in two forked shards in ≈ 1 s: long enough to be caught part-way
 
 
-@pytest.fixture
-def media(settings, tmp_path, monkeypatch):
-    settings.MEDIA_ROOT = tmp_path
-    monkeypatch.setenv("MEDIA_ROOT", str(tmp_path))  # the worker reads the same storage
-    monkeypatch.setenv("IMPORT_CHUNK_ROWS", "500")  # many small chunks: a kill lands between two
-    return tmp_path
-
-
-@pytest.fixture
-def worker(org, media):
-    running = Worker().start()
-    yield running
-    running.stop()
+@pytest.fixture(autouse=True)
+def _small_chunks(monkeypatch):
+    # Read by the worker when it starts (autouse fixtures come first): many small chunks, so a kill lands between two.
+    monkeypatch.setenv("IMPORT_CHUNK_ROWS", "500")
 
 
 def _feed(count: int) -> bytes:
@@ -52,11 +43,11 @@ def _kill(worker) -> None:
 
 
 @pytest.mark.worker
-def test_worker_killed_mid_validation_and_mid_commit_ends_with_exactly_the_files_rows(org, worker):
+def test_worker_killed_mid_validation_and_mid_commit_ends_with_exactly_the_files_rows(org, media_worker):
     job = imports.import_start(actor=org["ops1"], upload=upload(_feed(ROWS)), kind="customers", mode="create")
     wait_for(lambda: 0 < _job(job).rows_done < ROWS and job.status == "validating", timeout=90,
              interval=0.05, what="validation to be part-way")
-    _kill(worker)
+    _kill(media_worker)
     wait_for(lambda: _job(job).status == "validated", timeout=180, what="the redelivered validation")
     assert job.attempts == 2
     assert (job.count_new, job.count_invalid, job.rows_done) == (ROWS, 0, ROWS)
@@ -70,7 +61,7 @@ def test_worker_killed_mid_validation_and_mid_commit_ends_with_exactly_the_files
             return cursor.fetchone()[0] > 0
 
     wait_for(inserting, timeout=90, interval=0.02, what="the commit's INSERT to run")
-    _kill(worker)
+    _kill(media_worker)
     wait_for(lambda: _job(job).status == "committed", timeout=180, what="the redelivered commit")
     assert job.rows_created == ROWS
     assert Customer.objects.filter(customer_no__startswith="K").count() == ROWS
