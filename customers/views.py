@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseBadRequest, HttpResponseNotAllowed
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
@@ -252,6 +252,16 @@ def customer_relationship_add(request, pk: int):
     return redirect(customer)
 
 
+def _export_refused(request, message: str):
+    """400 as a page of the site (the export was asked for from a link or button, not by a program): the reason,
+    nothing exported, and the way back to the list as it was filtered."""
+    query = request.GET.copy()
+    for name in ("format", "pii"):
+        query.pop(name, None)
+    return render(request, "customers/export_refused.html",
+                  {"message": message, "query": query.urlencode()}, status=400)
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("customers.export_customer", raise_exception=True)
@@ -262,7 +272,7 @@ def customer_export(request):
     data = request.POST if request.method == "POST" else request.GET
     fmt = data.get("format") or "csv"
     if fmt not in FORMATS:
-        return HttpResponseBadRequest(_("Unknown export format: choose CSV or XLSX."))
+        return _export_refused(request, _("Unknown export format: choose CSV or XLSX."))
     if (fmt == "xlsx") != (request.method == "POST"):
         # A workbook is a job with a page of its own (a link must not start one); CSV streams at once.
         return HttpResponseNotAllowed(["POST"] if fmt == "xlsx" else ["GET"],
@@ -272,7 +282,7 @@ def customer_export(request):
     try:
         filters = services.customer_export_filters(actor=request.user, params=request.GET)
     except ValidationError as exc:
-        return HttpResponseBadRequest(" ".join(exc.messages))
+        return _export_refused(request, " ".join(exc.messages))
     if fmt == "xlsx":
         job = services.customer_export_start(actor=request.user, params=request.GET, filters=filters,
                                              plaintext=plaintext, request=request)

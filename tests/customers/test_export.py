@@ -230,9 +230,12 @@ def test_a_search_is_exported_as_the_list_shows_it(book):
 
 
 def test_an_invalid_filter_is_refused_naming_it_instead_of_exporting_everything(book):
-    response = _get(_client(book, "ops1"), format="csv", branch="NOPE")
+    response = _get(_client(book, "ops1"), format="csv", branch="NOPE", tier="wealth")
     assert response.status_code == 400
-    assert b"Branch" in response.content
+    page = response.content.decode()
+    assert "Branch" in page
+    assert 'data-testid="export-refused"' in page  # a page of the site, with the way back to the list as filtered
+    assert 'href="/customers/?branch=NOPE&amp;tier=wealth"' in page
     assert not AuditEntry.objects.filter(action=AuditEntry.Action.EXPORT).exists()
 
 
